@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Installs what `cargo test` needs to run the conformance suite against a real Kratos:
+#
+#   1. Kratos, built from its Go module at the version pinned in kratos-build/go.mod
+#      (target/kratos/<version>/kratos). Go's module and build caches make a rebuild
+#      with nothing changed take seconds.
+#   2. For the default `container` backend, a container engine and the image under test:
+#      - a reachable Docker (or DOCKER_HOST): the official oryd/kratos image is pulled;
+#      - otherwise Podman from Debian's packages, serving the Docker API on
+#        unix:///run/podman/podman.sock, and a local image built from the binary above
+#        (localhost/kratos-conformance/kratos:<version>), because nothing can be pulled.
+#
+# KRATOS_BACKEND=process or external skips step 2. Run it again at any time: every step
+# is skipped or quick when its result is already there.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+seconds() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(seconds)" 'BEGIN { printf "%.1f s", b - a }'; }
+
+version=$(awk '$1 == "require" && $2 == "github.com/ory/kratos" { print $3 }' kratos-build/go.mod)
+[ -n "$version" ] || die "kratos-build/go.mod does not pin github.com/ory/kratos"
+backend=${KRATOS_BACKEND:-container}
+local_image="localhost/kratos-conformance/kratos:${version}"
+official_image="docker.io/oryd/kratos:${version}"
+podman_socket=/run/podman/podman.sock
+
+if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+
+# --- 1. Kratos from Go modules ------------------------------------------------------
+build_kratos() {
+    command -v go >/dev/null || die "Go is not installed; install Go >= 1.23 (https://go.dev/dl/) and run this again"
+    command -v gcc >/dev/null || die "gcc is not installed; Kratos' SQLite driver needs cgo (apt-get install gcc)"
+    local out="target/kratos/${version}"
+    mkdir -p "$out"
+    local t; t=$(seconds)
+    say "building Kratos ${version} from Go modules (tags sqlite; static)"
+    # Static so that the image can be FROM scratch; netgo/osusergo keep glibc's NSS out.
+    (cd kratos-build && CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -trimpath \
+        -tags sqlite,sqlite_omit_load_extension,netgo,osusergo \
+        -ldflags "-s -w -X github.com/ory/kratos/driver/config.Version=${version} -linkmode external -extldflags -static" \
+        -o "${root}/${out}/kratos" .)
+    "${out}/kratos" version | grep -q "${version}" || die "the built binary does not report ${version}"
+    say "built ${out}/kratos in $(elapsed "$t")"
+}
+
+# --- 2. container engine and image --------------------------------------------------
+docker_api_get() { # $1: DOCKER_HOST value, $2: API path
+    case "$1" in
+        unix://*) curl -sf --max-time 3 --unix-socket "${1#unix://}" "http://d$2" 2>/dev/null ;;
+        tcp://*) curl -sf --max-time 3 "http://${1#tcp://}$2" 2>/dev/null ;;
+        *) return 1 ;;
+    esac
+}
+docker_api_ok() { docker_api_get "$1" /_ping >/dev/null; }
+
+install_podman() {
+    if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
+        command -v apt-get >/dev/null || die "no container engine found and no apt-get to install Podman; install Docker or Podman, or use KRATOS_BACKEND=process"
+        say "installing Podman and runc from Debian's packages"
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends podman runc >/dev/null
+    fi
+    # Settings verified for podman 4.3 in a container-like host: runc, cgroupfs, explicit
+    # ulimits (the inherited ones are refused) and a file events logger (no journald).
+    # A drop-in, so an existing containers.conf stays as it is.
+    local conf=/etc/containers/containers.conf.d/50-kratos-conformance.conf
+    if [ ! -f "$conf" ]; then
+        "${sudo[@]}" mkdir -p "$(dirname "$conf")"
+        "${sudo[@]}" tee "$conf" >/dev/null <<'CONF'
+# Written by kratos-conformance scripts/setup.sh
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=10000:10000"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+    fi
+}
+
+start_podman_service() {
+    docker_api_ok "unix://${podman_socket}" && return 0
+    say "starting the Podman API service on unix://${podman_socket}"
+    "${sudo[@]}" mkdir -p "$(dirname "$podman_socket")"
+    mkdir -p target
+    # --time=0: serve until stopped. setsid: outlive this script (CI runs cargo test next).
+    "${sudo[@]}" setsid nohup podman system service --time=0 "unix://${podman_socket}" \
+        >target/podman-service.log 2>&1 </dev/null &
+    for _ in $(seq 1 100); do
+        docker_api_ok "unix://${podman_socket}" && return 0
+        sleep 0.1
+    done
+    die "the Podman API service did not answer on ${podman_socket} within 10 s; see target/podman-service.log"
+}
+
+build_local_image() { # $1: engine command (podman or docker)
+    local t; t=$(seconds)
+    local ctx="target/kratos/${version}/image"
+    rm -rf "$ctx" && mkdir -p "$ctx/tmp"
+    chmod 1777 "$ctx/tmp"
+    cp "target/kratos/${version}/kratos" "$ctx/kratos"
+    say "building image ${local_image}"
+    "$1" build -q -f kratos-build/Containerfile -t "$local_image" "$ctx" >/dev/null
+    say "built ${local_image} in $(elapsed "$t")"
+}
+
+setup_engine() {
+    local host=${DOCKER_HOST:-}
+    if [ -z "$host" ] && [ -S /var/run/docker.sock ]; then host=unix:///var/run/docker.sock; fi
+    if [ -n "$host" ] && docker_api_ok "$host"; then
+        if docker_api_get "$host" /version | grep -q '"Podman Engine"'; then
+            say "container engine: Podman at ${host}"
+            build_local_image podman
+        else
+            say "container engine: Docker at ${host}"
+            if ! DOCKER_HOST=$host docker pull -q "$official_image" >/dev/null; then
+                say "could not pull ${official_image}; building ${local_image} from source instead"
+                DOCKER_HOST=$host build_local_image docker
+            fi
+        fi
+        return 0
+    fi
+    [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=${DOCKER_HOST} does not answer; start that engine or unset DOCKER_HOST"
+    install_podman
+    start_podman_service
+    say "container engine: Podman at unix://${podman_socket}"
+    build_local_image podman
+}
+
+total=$(seconds)
+build_kratos
+case "$backend" in
+    container) setup_engine ;;
+    process | external) say "KRATOS_BACKEND=${backend}: no container engine needed" ;;
+    *) die "KRATOS_BACKEND=${backend} is not one of container, process, external" ;;
+esac
+say "set-up done in $(elapsed "$total"); now run: cargo test"

@@ -1,0 +1,258 @@
+//! The one HTTP helper: every request of the suite goes through [`Http::send`],
+//! which applies the timeout, never follows redirects, and records the exchange so
+//! that a failing check can print it (redacted).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use reqwest_cookie_store::{CookieStore, CookieStoreMutex};
+use serde_json::Value;
+use url::Url;
+
+use crate::redact;
+
+/// What a request carries.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Empty,
+    /// `application/x-www-form-urlencoded`, as an HTML form posts it.
+    Form(Vec<(String, String)>),
+    /// `application/json`.
+    Json(Value),
+    /// Bytes sent as they are, for malformed bodies.
+    Raw { content_type: String, bytes: Vec<u8> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Request {
+    pub fn get(url: Url) -> Self {
+        Request { method: Method::GET, url, headers: Vec::new(), body: Body::Empty }
+    }
+
+    pub fn new(method: Method, url: Url, body: Body) -> Self {
+        Request { method, url, headers: Vec::new(), body }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// One request and the response to it, as they went over the wire.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: Method,
+    pub url: Url,
+    /// The request headers, including the `Cookie` header the jar added.
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Body,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl Exchange {
+    /// The body as JSON, or an error that shows the exchange.
+    pub fn json(&self) -> anyhow::Result<Value> {
+        serde_json::from_slice(&self.body).map_err(|e| anyhow::anyhow!("the response body is not JSON ({e})\n{self}"))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// Every `Set-Cookie` header, parsed.
+    pub fn set_cookies(&self) -> Vec<cookie_store::RawCookie<'static>> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| cookie_store::RawCookie::parse(v.to_string()).ok())
+            .collect()
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl fmt::Display for Exchange {
+    /// The exchange as a person reads it, with every secret redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "> {} {}", self.method, redact::text(self.url.as_str()))?;
+        for (name, value) in &self.request_headers {
+            writeln!(f, "> {name}: {}", redact::header(name, value))?;
+        }
+        match &self.request_body {
+            Body::Empty => {}
+            Body::Form(fields) => {
+                let encoded = serde_urlencoded::to_string(fields).unwrap_or_default();
+                writeln!(f, ">\n> {}", redact::form(&encoded))?;
+            }
+            Body::Json(value) => writeln!(f, ">\n> {}", redact::json(value))?,
+            Body::Raw { bytes, .. } => writeln!(f, ">\n> {}", redact::text(&String::from_utf8_lossy(bytes)))?,
+        }
+        writeln!(f, "< {} ({} ms)", self.status, self.elapsed.as_millis())?;
+        for (name, value) in &self.headers {
+            if matches!(name.as_str(), "date" | "content-length" | "vary" | "cache-control") {
+                continue;
+            }
+            writeln!(f, "< {name}: {}", redact::header(name.as_str(), value.to_str().unwrap_or("<binary>")))?;
+        }
+        if !self.body.is_empty() {
+            let body = match serde_json::from_slice::<Value>(&self.body) {
+                Ok(json) => serde_json::to_string_pretty(&redact::json(&json)).unwrap_or_default(),
+                Err(_) => redact::text(&self.body_text()),
+            };
+            writeln!(f, "<")?;
+            for line in body.lines() {
+                writeln!(f, "< {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The exchanges of one scenario, in order; shared by all its clients.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript(Arc<Mutex<Vec<Exchange>>>);
+
+impl Transcript {
+    pub fn push(&self, exchange: Exchange) {
+        self.0.lock().expect("not poisoned").push(exchange);
+    }
+
+    pub fn last(&self) -> Option<Exchange> {
+        self.0.lock().expect("not poisoned").last().cloned()
+    }
+
+    pub fn all(&self) -> Vec<Exchange> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+/// An HTTP client with a timeout on every call, redirects off and, for browser
+/// and SPA clients, a cookie jar of its own.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    jar: Option<Arc<CookieStoreMutex>>,
+    transcript: Transcript,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(with_cookies: bool, transcript: Transcript, timeout: Duration) -> Self {
+        let jar = with_cookies.then(|| Arc::new(CookieStoreMutex::new(CookieStore::default())));
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("kratos-conformance/", env!("CARGO_PKG_VERSION")));
+        if let Some(jar) = &jar {
+            builder = builder.cookie_provider(Arc::clone(jar));
+        }
+        Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout }
+    }
+
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// Sends the request and records the exchange. Transport errors (refused,
+    /// timed out) are errors; every HTTP status is a response for the checks.
+    pub async fn send(&self, request: Request) -> anyhow::Result<Exchange> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            headers.append(HeaderName::from_bytes(name.as_bytes())?, HeaderValue::from_str(value)?);
+        }
+        let mut recorded_headers = request.headers.clone();
+        if let Some(cookie) = self.cookie_header(&request.url) {
+            if !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+                recorded_headers.push(("cookie".into(), cookie));
+            }
+        }
+        let mut builder = self.client.request(request.method.clone(), request.url.clone()).headers(headers);
+        builder = match &request.body {
+            Body::Empty => builder,
+            Body::Form(fields) => builder.form(fields),
+            Body::Json(value) => builder.json(value),
+            Body::Raw { content_type, bytes } => builder.header("content-type", content_type).body(bytes.clone()),
+        };
+        if let Some(content_type) = match &request.body {
+            Body::Form(_) => Some("application/x-www-form-urlencoded"),
+            Body::Json(_) => Some("application/json"),
+            Body::Raw { content_type, .. } => Some(content_type.as_str()),
+            Body::Empty => None,
+        } {
+            recorded_headers.push(("content-type".into(), content_type.into()));
+        }
+        let started = Instant::now();
+        let response = builder.send().await.map_err(|e| {
+            let why = if e.is_timeout() {
+                format!("no answer within {:?} (KRATOS_HTTP_TIMEOUT)", self.timeout)
+            } else if e.is_connect() {
+                "the connection was refused or failed".to_string()
+            } else {
+                e.to_string()
+            };
+            anyhow::anyhow!("{} {}: {why}", request.method, redact::text(request.url.as_str()))
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| anyhow::anyhow!("reading the response body failed: {e}"))?.to_vec();
+        let exchange = Exchange {
+            method: request.method,
+            url: request.url,
+            request_headers: recorded_headers,
+            request_body: request.body,
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+        };
+        self.transcript.push(exchange.clone());
+        Ok(exchange)
+    }
+
+    /// The cookies the jar holds (with their attributes), for `url`'s host.
+    pub fn cookies(&self, url: &Url) -> Vec<cookie_store::Cookie<'static>> {
+        let Some(jar) = &self.jar else { return Vec::new() };
+        let store = jar.lock().expect("not poisoned");
+        store.matches(url).into_iter().map(|c| c.clone().into_owned()).collect()
+    }
+
+    /// Empties the jar, as a browser that clears its cookies.
+    pub fn clear_cookies(&self) {
+        if let Some(jar) = &self.jar {
+            jar.lock().expect("not poisoned").clear();
+        }
+    }
+
+    pub fn has_cookie_jar(&self) -> bool {
+        self.jar.is_some()
+    }
+
+    fn cookie_header(&self, url: &Url) -> Option<String> {
+        let jar = self.jar.as_ref()?;
+        let store = jar.lock().expect("not poisoned");
+        let pairs: Vec<String> = store.get_request_values(url).map(|(n, v)| format!("{n}={v}")).collect();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+}

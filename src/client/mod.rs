@@ -1,0 +1,176 @@
+//! The three kinds of client Kratos serves, and the types they read.
+//!
+//! - **browser**: HTML forms and redirects. Form-encoded posts, `Accept: text/html`,
+//!   a cookie jar; it plays the UI's part itself by fetching flows by id.
+//! - **SPA**: AJAX from a browser app. The browser endpoints with
+//!   `Accept: application/json`, JSON bodies, a cookie jar, the CSRF token in the body.
+//! - **native**: an app using the API endpoints. JSON, no cookies (Kratos rejects
+//!   API-flow submits that carry any), the session as `X-Session-Token`.
+//!
+//! No client follows redirects: every `303` and its `Location` is for a check to see.
+
+pub mod error;
+pub mod flow;
+pub mod http;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::{Map, Value};
+
+pub use error::KratosError;
+pub use flow::{Flow, Message, Node};
+pub use http::{Body, Exchange, Http, Request, Transcript};
+
+use crate::kratos::Kratos;
+
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+const JSON: &str = "application/json";
+
+/// In steps: `{client}` matches `browser`, `SPA` or `native`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, cucumber::Parameter)]
+#[param(name = "client", regex = "browser|SPA|spa|native")]
+pub enum ClientKind {
+    Browser,
+    Spa,
+    Native,
+}
+
+impl FromStr for ClientKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "browser" => Ok(ClientKind::Browser),
+            "spa" | "SPA" => Ok(ClientKind::Spa),
+            "native" => Ok(ClientKind::Native),
+            other => Err(format!("unknown client \"{other}\": browser, spa or native")),
+        }
+    }
+}
+
+impl fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClientKind::Browser => "browser",
+            ClientKind::Spa => "SPA",
+            ClientKind::Native => "native",
+        })
+    }
+}
+
+/// The self-service flows, by the name Kratos uses in their paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    Login,
+    Registration,
+    Settings,
+}
+
+impl FlowKind {
+    pub fn path(self) -> &'static str {
+        match self {
+            FlowKind::Login => "login",
+            FlowKind::Registration => "registration",
+            FlowKind::Settings => "settings",
+        }
+    }
+}
+
+/// One client of one kind, talking to one Kratos.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub kind: ClientKind,
+    pub http: Http,
+    pub kratos: Arc<Kratos>,
+    /// The native client's session token (`X-Session-Token`).
+    pub session_token: Option<String>,
+}
+
+impl Client {
+    pub fn new(kind: ClientKind, kratos: Arc<Kratos>, transcript: Transcript) -> Client {
+        let timeout = crate::kratos::instances().settings.http_timeout;
+        let http = Http::new(kind != ClientKind::Native, transcript, timeout);
+        Client { kind, http, kratos, session_token: None }
+    }
+
+    /// A request with the headers this kind of client always sends.
+    pub fn request(&self, method: Method, url: url::Url, body: Body) -> Request {
+        let accept = if self.kind == ClientKind::Browser { BROWSER_ACCEPT } else { JSON };
+        let mut request = Request::new(method, url, body).header("accept", accept);
+        if let Some(token) = &self.session_token {
+            request = request.header("x-session-token", token.clone());
+        }
+        request
+    }
+
+    /// `GET /self-service/<flow>/browser` (browser, SPA) or `/api` (native).
+    pub async fn start_flow(&self, flow: FlowKind, query: &[(&str, &str)]) -> anyhow::Result<Exchange> {
+        let endpoint = if self.kind == ClientKind::Native { "api" } else { "browser" };
+        let mut url = self.kratos.public(&format!("self-service/{}/{endpoint}", flow.path()));
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        self.http.send(self.request(Method::GET, url, Body::Empty)).await
+    }
+
+    /// `GET /self-service/<flow>/flows?id=`, as a UI fetches a flow (always JSON).
+    pub async fn fetch_flow(&self, flow: FlowKind, id: &str) -> anyhow::Result<Exchange> {
+        let mut url = self.kratos.public(&format!("self-service/{}/flows", flow.path()));
+        url.query_pairs_mut().append_pair("id", id);
+        let request = self.request(Method::GET, url, Body::Empty);
+        self.http.send(with_accept(request, JSON)).await
+    }
+
+    /// Submits `fields` to a flow's `ui.action`: form-encoded for the browser,
+    /// JSON for SPA and native clients.
+    pub async fn submit(&self, action: &str, fields: Vec<(String, Value)>) -> anyhow::Result<Exchange> {
+        let url = url::Url::parse(action)?;
+        let body = match self.kind {
+            ClientKind::Browser => Body::Form(fields.into_iter().map(|(k, v)| (k, form_value(v))).collect()),
+            _ => Body::Json(Value::Object(fields.into_iter().collect::<Map<_, _>>())),
+        };
+        self.http.send(self.request(Method::POST, url, body)).await
+    }
+
+    /// `GET /sessions/whoami` with this client's cookie or token.
+    pub async fn whoami(&self) -> anyhow::Result<Exchange> {
+        let request = self.request(Method::GET, self.kratos.public("sessions/whoami"), Body::Empty);
+        self.http.send(with_accept(request, JSON)).await
+    }
+
+    /// The flow an exchange leads to: the JSON body for SPA and native clients, or,
+    /// for a browser redirected to the UI with `?flow=<id>`, the flow fetched by id
+    /// (what the UI would do).
+    pub async fn flow_from(&self, flow: FlowKind, exchange: &Exchange) -> anyhow::Result<Flow> {
+        if exchange.status.is_redirection() {
+            let location = exchange.location().ok_or_else(|| anyhow::anyhow!("a redirect without Location\n{exchange}"))?;
+            let id = flow_id_in(location).ok_or_else(|| anyhow::anyhow!("the redirect names no flow\n{exchange}"))?;
+            let fetched = self.fetch_flow(flow, &id).await?;
+            if fetched.status != reqwest::StatusCode::OK {
+                anyhow::bail!("fetching flow {id} answered {}\n{fetched}", fetched.status);
+            }
+            return Flow::from_json(fetched.json()?);
+        }
+        Flow::from_json(exchange.json()?).map_err(|e| anyhow::anyhow!("{e}\n{exchange}"))
+    }
+}
+
+fn with_accept(mut request: Request, accept: &str) -> Request {
+    request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept"));
+    request.header("accept", accept)
+}
+
+fn form_value(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// The `flow` query parameter of a URL.
+pub fn flow_id_in(location: &str) -> Option<String> {
+    let url = url::Url::parse(location).ok()?;
+    url.query_pairs().find(|(k, _)| k == "flow").map(|(_, v)| v.into_owned())
+}

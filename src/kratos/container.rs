@@ -1,0 +1,185 @@
+//! The container backend: Kratos as a testcontainers [`Image`], in the style of
+//! testcontainers-rs-modules-community (a small struct with builder methods).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use testcontainers::bollard::models::PortBinding;
+use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, CopyTargetOptions, CopyToContainer, Image, ImageExt};
+use url::Url;
+
+use super::config::{CONTAINER_CONFIG_DIR, KratosConfig};
+use super::engine::{OWNER_LABEL, PROFILE_LABEL};
+use super::{SetupError, free_port};
+
+pub const PUBLIC_PORT: u16 = 4433;
+pub const ADMIN_PORT: u16 = 4434;
+
+/// Ory Kratos, started with `serve --dev` and the suite's config copied in.
+/// Works with the official `oryd/kratos` image and with the local one that
+/// scripts/setup.sh builds: both have `kratos` as entrypoint.
+#[derive(Debug, Clone)]
+pub struct KratosImage {
+    name: String,
+    tag: String,
+    cmd: Vec<String>,
+    env: BTreeMap<String, String>,
+    files: Vec<CopyToContainer>,
+}
+
+impl KratosImage {
+    /// `reference` is `name:tag`, e.g. `docker.io/oryd/kratos:v1.3.1`.
+    pub fn new(reference: &str) -> Self {
+        let (name, tag) = match reference.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, tag),
+            _ => (reference, "latest"),
+        };
+        KratosImage {
+            name: name.into(),
+            tag: tag.into(),
+            cmd: vec!["serve".into(), "--dev".into(), "--sqa-opt-out".into()],
+            env: BTreeMap::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Copies kratos.yml, the profile overlay and the identity schemas into the
+    /// container and serves with both config files, base first.
+    pub fn with_config(mut self, config: &KratosConfig) -> Result<Self, SetupError> {
+        for (name, path) in config.files()? {
+            let target = format!("{CONTAINER_CONFIG_DIR}/{name}");
+            // The official image runs as uid 10000: the files must be world-readable.
+            self.files.push(CopyToContainer::new(path, CopyTargetOptions::new(target).with_mode(0o644)));
+        }
+        self.cmd.push("-c".into());
+        self.cmd.push(format!("{CONTAINER_CONFIG_DIR}/kratos.yml"));
+        self.cmd.push("-c".into());
+        self.cmd.push(format!("{CONTAINER_CONFIG_DIR}/profiles/{}.yml", config.profile));
+        Ok(self)
+    }
+
+    /// Kratos builds `ui.action`, redirects and the CSRF cookie name from its public
+    /// base URL: it must be the address the client uses.
+    pub fn with_base_urls(mut self, public: &Url, admin: &Url) -> Self {
+        self.env.insert("SERVE_PUBLIC_BASE_URL".into(), public.to_string());
+        self.env.insert("SERVE_ADMIN_BASE_URL".into(), admin.to_string());
+        self
+    }
+}
+
+impl Image for KratosImage {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// None here: the launcher polls both health endpoints itself, which works
+    /// through Podman too (testcontainers' HTTP wait resolves the host through the
+    /// engine, which is wrong on hosts that look like containers).
+    fn ready_conditions(&self) -> Vec<WaitFor> {
+        Vec::new()
+    }
+
+    fn env_vars(&self) -> impl IntoIterator<Item = (impl Into<Cow<'_, str>>, impl Into<Cow<'_, str>>)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn copy_to_sources(&self) -> impl IntoIterator<Item = &CopyToContainer> {
+        &self.files
+    }
+
+    fn cmd(&self) -> impl IntoIterator<Item = impl Into<Cow<'_, str>>> {
+        self.cmd.iter().map(String::as_str)
+    }
+
+    fn expose_ports(&self) -> &[ContainerPort] {
+        const PORTS: [ContainerPort; 2] = [ContainerPort::Tcp(PUBLIC_PORT), ContainerPort::Tcp(ADMIN_PORT)];
+        &PORTS
+    }
+}
+
+/// A started Kratos container and the addresses it answers on.
+pub struct Started {
+    pub container: ContainerAsync<KratosImage>,
+    pub public_url: Url,
+    pub admin_url: Url,
+}
+
+/// Starts the container with both ports published on 127.0.0.1 at host ports
+/// chosen beforehand, so that the base URL Kratos is told is the one the client
+/// uses. A port taken between choosing and binding it gets one new choice.
+pub async fn start(reference: &str, config: &KratosConfig, timeout: Duration) -> Result<Started, SetupError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (public_port, admin_port) = (free_port()?, free_port()?);
+        let public_url = loopback_url(public_port);
+        let admin_url = loopback_url(admin_port);
+        let request = KratosImage::new(reference)
+            .with_config(config)?
+            .with_base_urls(&public_url, &admin_url)
+            .with_label(OWNER_LABEL, std::process::id().to_string())
+            .with_label(PROFILE_LABEL, config.profile.clone())
+            .with_startup_timeout(timeout)
+            .with_host_config_modifier(move |host_config| {
+                // Podman 4.3 reports published ports with an empty HostIp, which
+                // testcontainers ignores; binding explicitly to loopback with a
+                // known host port sidesteps both that and the 0.0.0.0 DNAT hang.
+                host_config.publish_all_ports = Some(false);
+                host_config.port_bindings = Some(
+                    [(PUBLIC_PORT, public_port), (ADMIN_PORT, admin_port)]
+                        .into_iter()
+                        .map(|(inside, outside)| {
+                            let binding = PortBinding {
+                                host_ip: Some("127.0.0.1".into()),
+                                host_port: Some(outside.to_string()),
+                            };
+                            (inside.tcp().to_string(), Some(vec![binding]))
+                        })
+                        .collect(),
+                );
+            });
+        match tokio::time::timeout(timeout, request.start()).await {
+            Ok(Ok(container)) => return Ok(Started { container, public_url, admin_url }),
+            Ok(Err(e)) if attempts < 3 && is_port_conflict(&e.to_string()) => continue,
+            Ok(Err(e)) => {
+                return Err(SetupError::Start(format!(
+                    "could not start a container of {reference}: {}",
+                    super::one_line(&e.to_string())
+                )));
+            }
+            Err(_) => {
+                return Err(SetupError::Start(format!(
+                    "the container engine did not start {reference} within {timeout:?} (KRATOS_STARTUP_TIMEOUT)"
+                )));
+            }
+        }
+    }
+}
+
+fn loopback_url(port: u16) -> Url {
+    Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a loopback URL is valid")
+}
+
+fn is_port_conflict(message: &str) -> bool {
+    message.contains("address already in use") || message.contains("port is already allocated")
+}
+
+/// The last `lines` lines Kratos logged in the container.
+pub async fn log_tail(container: &ContainerAsync<KratosImage>, lines: usize) -> String {
+    let read = async {
+        let mut all = container.stdout_to_vec().await.unwrap_or_default();
+        all.extend(container.stderr_to_vec().await.unwrap_or_default());
+        all
+    };
+    match tokio::time::timeout(Duration::from_secs(5), read).await {
+        Ok(bytes) => super::tail(&String::from_utf8_lossy(&bytes), lines),
+        Err(_) => "(the container's log could not be read within 5 s)".into(),
+    }
+}

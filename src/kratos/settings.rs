@@ -1,0 +1,121 @@
+//! Every environment variable the suite reads, in one place (the README's table
+//! mirrors this file).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::SetupError;
+
+/// How the Kratos under test is provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A container of `KRATOS_IMAGE`, started and removed by the suite.
+    Container,
+    /// `KRATOS_BIN` spawned as a local process on free ports.
+    Process,
+    /// A deployment nobody here started: nothing is started or stopped.
+    External,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Container => "container",
+            Backend::Process => "process",
+            Backend::External => "external",
+        }
+    }
+}
+
+/// The run's settings, read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backend: Backend,
+    /// `KRATOS_IMAGE`: the image for the container backend; `None` picks the default.
+    pub image: Option<String>,
+    /// `KRATOS_BIN`: the binary for the process backend.
+    pub binary: PathBuf,
+    /// `KRATOS_PUBLIC_URL` / `KRATOS_ADMIN_URL`: the external deployment.
+    pub external: Option<ExternalUrls>,
+    /// `KRATOS_PROFILE`: the profile an external deployment runs.
+    pub external_profile: String,
+    /// `KRATOS_CONFIG_DIR`: kratos.yml, profiles/ and the identity schemas.
+    pub config_dir: PathBuf,
+    /// `KRATOS_STARTUP_TIMEOUT` (seconds): how long Kratos may take to become ready.
+    pub startup_timeout: Duration,
+    /// `KRATOS_HTTP_TIMEOUT` (seconds): the limit for every HTTP call of the suite.
+    pub http_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExternalUrls {
+    pub public: Url,
+    pub admin: Url,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SetupError> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let backend = match var("KRATOS_BACKEND").as_deref() {
+            None | Some("container") => Backend::Container,
+            Some("process") => Backend::Process,
+            Some("external") => Backend::External,
+            Some(other) => {
+                return Err(SetupError::Config(format!(
+                    "KRATOS_BACKEND={other} is not one of: container (default), process, external"
+                )));
+            }
+        };
+        let external = match backend {
+            Backend::External => Some(ExternalUrls {
+                public: url_var("KRATOS_PUBLIC_URL")?,
+                admin: url_var("KRATOS_ADMIN_URL")?,
+            }),
+            _ => None,
+        };
+        let binary = var("KRATOS_BIN").map(PathBuf::from).unwrap_or_else(|| {
+            root.join("target/kratos").join(super::pinned_version()).join("kratos")
+        });
+        Ok(Settings {
+            backend,
+            image: var("KRATOS_IMAGE"),
+            binary,
+            external,
+            external_profile: var("KRATOS_PROFILE").unwrap_or_else(|| super::DEFAULT_PROFILE.into()),
+            config_dir: var("KRATOS_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("kratos-config")),
+            startup_timeout: seconds_var("KRATOS_STARTUP_TIMEOUT", 60)?,
+            http_timeout: seconds_var("KRATOS_HTTP_TIMEOUT", 10)?,
+        })
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn url_var(name: &str) -> Result<Url, SetupError> {
+    let value = var(name).ok_or_else(|| {
+        SetupError::Config(format!(
+            "KRATOS_BACKEND=external needs {name} (for example http://127.0.0.1:4433/ and http://127.0.0.1:4434/)"
+        ))
+    })?;
+    let mut url = Url::parse(&value).map_err(|e| SetupError::Config(format!("{name}={value} is not a URL: {e}")))?;
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
+    }
+    Ok(url)
+}
+
+fn seconds_var(name: &str, default: u64) -> Result<Duration, SetupError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| SetupError::Config(format!("{name}={v} is not a positive number of seconds"))),
+    }
+}

@@ -1,0 +1,20 @@
+//! kratos-conformance: an end-to-end conformance suite for Ory Kratos.
+//!
+//! The library is the harness; the scenarios live in `features/` and their step
+//! definitions in `tests/steps/`. Steps stay thin: they parse the words, call a
+//! [`client::Client`] action and hand the result to a [`check`].
+//!
+//! - [`kratos`]: the Kratos under test (container, local process or an existing
+//!   deployment), its configuration and profiles.
+//! - [`client`]: browser, SPA and native clients and the flow, node, session and
+//!   error types they read.
+//! - [`check`]: the assertions, each printing the HTTP exchange that broke it.
+//! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
+
+pub mod check;
+pub mod client;
+pub mod kratos;
+pub mod redact;
+pub mod world;
+
+pub use world::ConformanceWorld;

@@ -1,0 +1,174 @@
+//! Keeps secrets out of everything the suite prints or writes: passwords, TOTP
+//! secrets and codes, recovery codes, session and logout tokens, CSRF tokens and
+//! cookie values.
+//!
+//! Two layers: values under known-sensitive names (JSON keys, form fields,
+//! headers) are replaced wherever they appear, and every secret the suite itself
+//! generated or received is registered here and replaced in any text, whatever
+//! shape it turns up in (a URL, an error message, a Kratos log line).
+
+use std::sync::RwLock;
+
+use serde_json::Value;
+
+pub const REDACTED: &str = "[redacted]";
+
+/// JSON keys and form fields whose values are secrets.
+const SENSITIVE_FIELDS: &[&str] = &[
+    "password",
+    "totp_code",
+    "lookup_secret",
+    "csrf_token",
+    "session_token",
+    "logout_token",
+    "secret",
+    "totp_url",
+    "session_token_exchange_code",
+];
+
+/// Headers whose values are secrets (cookies keep their names and attributes).
+const SENSITIVE_HEADERS: &[&str] = &["x-session-token", "authorization", "cookie", "set-cookie"];
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Registers a secret: from now on it is replaced in every text this module
+/// redacts. Values too short to be told apart from ordinary text are ignored.
+pub fn register(secret: impl Into<String>) {
+    let secret = secret.into();
+    if secret.len() < 6 {
+        return;
+    }
+    let mut secrets = SECRETS.write().expect("not poisoned");
+    if !secrets.contains(&secret) {
+        secrets.push(secret);
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Replaces every registered secret in `text`.
+pub fn text(text: &str) -> String {
+    let secrets = SECRETS.read().expect("not poisoned");
+    let mut out = text.to_string();
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+/// A header value with its secret parts replaced: for cookies the value, keeping
+/// the name and the attributes, which the suite asserts.
+pub fn header(name: &str, value: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    if !SENSITIVE_HEADERS.contains(&name.as_str()) {
+        return text(value);
+    }
+    match name.as_str() {
+        "set-cookie" => {
+            let mut parts = value.splitn(2, ';');
+            let pair = parts.next().unwrap_or_default();
+            let attributes = parts.next().map(|a| format!(";{a}")).unwrap_or_default();
+            format!("{}{attributes}", cookie_pair(pair))
+        }
+        "cookie" => value.split("; ").map(cookie_pair).collect::<Vec<_>>().join("; "),
+        _ => REDACTED.to_string(),
+    }
+}
+
+fn cookie_pair(pair: &str) -> String {
+    match pair.split_once('=') {
+        Some((name, "")) => format!("{name}="),
+        Some((name, _)) => format!("{name}={REDACTED}"),
+        None => pair.to_string(),
+    }
+}
+
+/// A JSON document with the values of sensitive fields replaced, and the TOTP
+/// secret and recovery codes that Kratos shows as node texts.
+pub fn json(value: &Value) -> Value {
+    let mut value = value.clone();
+    redact_json(&mut value);
+    value
+}
+
+fn redact_json(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            // A UI node that carries an input's value: `{"name": "password", "value": ...}`.
+            let sensitive_input = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| SENSITIVE_FIELDS.contains(&n));
+            // A text node whose context holds secrets (TOTP secret key, recovery codes).
+            let secret_text = map.get("context").is_some_and(|c| c.get("secret").is_some() || c.get("secrets").is_some());
+            for (key, field) in map.iter_mut() {
+                let is_secret = SENSITIVE_FIELDS.contains(&key.as_str())
+                    || (sensitive_input && key == "value")
+                    || (secret_text && key == "text");
+                match field {
+                    Value::String(s) if is_secret && !s.is_empty() => *s = REDACTED.to_string(),
+                    Value::Number(_) if is_secret => *field = Value::String(REDACTED.to_string()),
+                    _ => redact_json(field),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::String(s) => *s = text(s),
+        _ => {}
+    }
+}
+
+/// A form-encoded body with the values of sensitive fields replaced.
+pub fn form(body: &str) -> String {
+    body.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if SENSITIVE_FIELDS.contains(&name) && !value.is_empty() => format!("{name}={REDACTED}"),
+            _ => text(pair),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cookies_keep_names_and_attributes() {
+        assert_eq!(
+            header("Set-Cookie", "csrf_token_ab=c2VjcmV0; Path=/; HttpOnly"),
+            "csrf_token_ab=[redacted]; Path=/; HttpOnly"
+        );
+        assert_eq!(header("cookie", "a=1; b=2"), "a=[redacted]; b=[redacted]");
+        assert_eq!(header("X-Session-Token", "ory_st_abc"), REDACTED);
+        assert_eq!(header("Content-Type", "application/json"), "application/json");
+    }
+
+    #[test]
+    fn json_fields_nodes_and_secret_texts_are_redacted() {
+        let flow = json!({
+            "password": "hunter2hunter2",
+            "totp_code": 123456,
+            "ui": {"nodes": [
+                {"attributes": {"name": "csrf_token", "value": "abc"}},
+                {"attributes": {"name": "identifier", "value": "a@b.example"}},
+                {"attributes": {"id": "totp_secret_key", "text": {"id": 1050006, "text": "JBSWY3DP", "context": {"secret": "JBSWY3DP"}}}}
+            ]}
+        });
+        let out = json(&flow).to_string();
+        for secret in ["hunter2hunter2", "123456", "abc", "JBSWY3DP"] {
+            assert!(!out.contains(secret), "{secret} leaked: {out}");
+        }
+        assert!(out.contains("a@b.example") && out.contains("1050006"));
+    }
+
+    #[test]
+    fn registered_secrets_are_replaced_anywhere() {
+        register("S3CRETVALUEXYZ");
+        assert_eq!(text("otpauth://totp/x?secret=S3CRETVALUEXYZ&digits=6"), "otpauth://totp/x?secret=[redacted]&digits=6");
+        assert_eq!(form("method=totp&totp_code=123456&x=S3CRETVALUEXYZ"), "method=totp&totp_code=[redacted]&x=[redacted]");
+    }
+}

@@ -1,0 +1,7 @@
+//! Step definitions, one file per domain. Each step parses its words, calls one
+//! client action or check from the library, and keeps what later steps need in
+//! the world.
+
+mod kratos;
+mod login;
+mod response;
