@@ -17,17 +17,16 @@ Feature: A real Kratos is under test
   Scenario: A browser starts a login flow and is sent to the login UI
     Given a browser client
     When it starts a login flow
-    Then Kratos redirects it to the login UI with the new flow's id
+    Then Kratos answers 303 to the login UI
     And it sets the CSRF cookie with the attributes "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
-    When the login UI fetches the flow by its id
-    Then the flow is a "browser" flow for "aal1", posting to its own id
+    And the flow is a "browser" flow for "aal1", posting to its own id
     And the flow's nodes are "csrf_token, identifier, password, method=password"
     And its csrf_token node carries a token
 
   Scenario: An SPA starts a login flow and receives it as JSON
     Given an SPA client
     When it starts a login flow
-    Then Kratos answers 200 with the login flow
+    Then Kratos answers 200 with the flow
     And it sets the CSRF cookie with the attributes "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
     And the flow is a "browser" flow for "aal1", posting to its own id
     And the flow's nodes are "csrf_token, identifier, password, method=password"
@@ -36,7 +35,7 @@ Feature: A real Kratos is under test
   Scenario: A native app starts a login flow and gets no cookie
     Given a native client
     When it starts a login flow
-    Then Kratos answers 200 with the login flow
+    Then Kratos answers 200 with the flow
     And Kratos sets no cookie
     And the flow is an "api" flow for "aal1", posting to its own id
     And the flow's nodes are "csrf_token, identifier, password, method=password"

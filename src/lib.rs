@@ -9,12 +9,16 @@
 //! - [`client`]: browser, SPA and native clients and the flow, node, session and
 //!   error types they read.
 //! - [`check`]: the assertions, each printing the HTTP exchange that broke it.
+//! - [`identity`]: fake people and the admin API.
+//! - [`totp`]: secrets, otpauth URLs, QR codes and codes for any time step.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
 pub mod check;
 pub mod client;
+pub mod identity;
 pub mod kratos;
 pub mod redact;
+pub mod totp;
 pub mod world;
 
 pub use world::ConformanceWorld;

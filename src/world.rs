@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::client::{Client, ClientKind, Exchange, Flow, Transcript};
+use crate::client::{Client, ClientKind, Exchange, Flow, FlowKind, Transcript};
+use crate::identity::{AdminApi, Identity, Person};
 use crate::kratos::{self, Kratos};
+use crate::totp::Authenticator;
 
 #[derive(Debug, Default, cucumber::World)]
 pub struct ConformanceWorld {
@@ -18,10 +20,21 @@ pub struct ConformanceWorld {
     pub transcript: Transcript,
     /// The client the scenario's steps speak through.
     pub client: Option<Client>,
-    /// The response to the last request.
+    /// The response to the last request that a `Then` step is about.
     pub last: Option<Exchange>,
-    /// The flow the scenario is working on.
+    /// The flow the scenario is working on, and which kind it is.
     pub flow: Option<Flow>,
+    pub flow_kind: Option<FlowKind>,
+    /// The scenario's identity, and the people of its other identities.
+    pub identity: Option<Identity>,
+    /// A person who is not an identity yet (self-service registration).
+    pub person: Option<Person>,
+    /// The authenticator app paired for the scenario's identity (the newest one),
+    /// and the one it replaced.
+    pub authenticator: Option<Authenticator>,
+    pub previous_authenticator: Option<Authenticator>,
+    /// Every identity the scenario created, deleted when it ends.
+    pub created_identities: Vec<String>,
 }
 
 impl ConformanceWorld {
@@ -36,13 +49,26 @@ impl ConformanceWorld {
         Ok(kratos)
     }
 
-    pub async fn new_client(&mut self, kind: ClientKind) -> Result<&Client> {
+    /// The Kratos this scenario already uses, if any (for the after-hook).
+    pub fn kratos_in_use(&self) -> Option<Arc<Kratos>> {
+        self.kratos.clone()
+    }
+
+    pub async fn admin(&mut self) -> Result<AdminApi> {
+        Ok(AdminApi::new(self.kratos().await?, self.transcript.clone()))
+    }
+
+    pub async fn new_client(&mut self, kind: ClientKind) -> Result<Client> {
         let kratos = self.kratos().await?;
-        Ok(self.client.insert(Client::new(kind, kratos, self.transcript.clone())))
+        Ok(Client::new(kind, kratos, self.transcript.clone()))
     }
 
     pub fn client(&self) -> Result<&Client> {
         self.client.as_ref().context("no client yet: start the scenario with \"Given a <browser|SPA|native> client\"")
+    }
+
+    pub fn client_mut(&mut self) -> Result<&mut Client> {
+        self.client.as_mut().context("no client yet: start the scenario with \"Given a <browser|SPA|native> client\"")
     }
 
     pub fn last(&self) -> Result<&Exchange> {
@@ -51,5 +77,83 @@ impl ConformanceWorld {
 
     pub fn flow(&self) -> Result<&Flow> {
         self.flow.as_ref().context("no flow yet")
+    }
+
+    pub fn identity(&self) -> Result<&Identity> {
+        self.identity.as_ref().context("no identity yet: add \"Given an identity with a password\"")
+    }
+
+    pub fn authenticator(&self) -> Result<&Authenticator> {
+        self.authenticator.as_ref().context("no authenticator app was paired or read from a flow yet")
+    }
+
+    /// Deletes every identity the scenario created, also after a failure.
+    pub async fn delete_created_identities(&mut self) {
+        let Some(kratos) = self.kratos.clone() else { return };
+        let admin = AdminApi::new(kratos, Transcript::default());
+        for id in std::mem::take(&mut self.created_identities) {
+            let _ = admin.delete(&id).await;
+        }
+    }
+}
+
+/// What a submit does with the flow's CSRF token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Csrf {
+    /// The token from the flow's `csrf_token` node (browser and SPA flows).
+    FromFlow,
+    Omitted,
+    Wrong,
+}
+
+impl ConformanceWorld {
+    /// Submits `fields` to the current flow's `ui.action` (or to `action`), as the
+    /// scenario's client, and keeps the answer for the `Then` steps.
+    pub async fn submit_to_flow(&mut self, action: Option<String>, fields: serde_json::Value, csrf: Csrf, headers: &[(String, String)]) -> Result<()> {
+        let flow = self.flow()?.clone();
+        let client = self.client()?.clone();
+        let mut fields: Vec<(String, serde_json::Value)> = fields.as_object().cloned().unwrap_or_default().into_iter().collect();
+        let token = match csrf {
+            Csrf::FromFlow if client.kind != ClientKind::Native => Some(flow.csrf_token().unwrap_or_default().to_string()),
+            Csrf::Wrong => Some("d3JvbmctY3NyZi10b2tlbi1vZi10aGlydHktdHdvIGJ5dGVzIQ==".to_string()),
+            _ => None,
+        };
+        if let Some(token) = token {
+            fields.push(("csrf_token".into(), serde_json::Value::String(token)));
+        }
+        let action = action.unwrap_or_else(|| flow.ui.action.clone());
+        let exchange = if headers.is_empty() {
+            client.submit(&action, fields).await?
+        } else {
+            let body = crate::client::Body::Json(serde_json::Value::Object(fields.into_iter().collect()));
+            client.submit_body(&action, body, headers).await?
+        };
+        self.last = Some(exchange);
+        Ok(())
+    }
+
+    /// A settings flow of an identity without TOTP offers a new secret: that is the
+    /// authenticator app a user would pair now (the one it replaces is kept).
+    pub fn read_offered_totp_secret(&mut self) -> Result<()> {
+        let offered = self.flow.as_ref().and_then(|flow| {
+            flow.node_by_id("totp_secret_key")?.attributes.pointer("/text/context/secret")?.as_str().map(str::to_string)
+        });
+        if let Some(secret) = offered {
+            if self.authenticator.as_ref().is_none_or(|a| a.secret() != secret) {
+                let app = Authenticator::from_secret(&secret)?;
+                self.previous_authenticator = self.authenticator.replace(app);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates an identity through the admin API and remembers it for deletion.
+    pub async fn create_identity(&mut self, schema_id: &str) -> Result<Identity> {
+        let person = Person::fake();
+        let exchange = self.admin().await?.create(&person, schema_id).await?;
+        crate::check::status(&exchange, 201)?;
+        let id = exchange.json()?["id"].as_str().context("the created identity has no id")?.to_string();
+        self.created_identities.push(id.clone());
+        Ok(Identity { id, person, schema_id: schema_id.to_string() })
     }
 }

@@ -31,6 +31,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> ExitCode {
+    // Command-line mistakes are reported before anything starts.
+    let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
     let instances = match Instances::prepare(settings).await {
         Ok(instances) => instances.install(),
         Err(e) => return setup_failed(&e),
@@ -56,7 +58,6 @@ async fn run(settings: Settings) -> ExitCode {
     let junit = std::fs::File::create(reports.join("junit.xml")).expect("the report folder is writable");
     let json = std::fs::File::create(reports.join("cucumber.json")).expect("the report folder is writable");
 
-    let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
     let tags = opts.tags_filter.take();
     let name = opts.re_filter.take();
     let external_profile = (instances.settings.backend == Backend::External).then(|| instances.settings.external_profile.clone());
@@ -65,6 +66,13 @@ async fn run(settings: Settings) -> ExitCode {
         .before(|feature, rule, scenario, world| {
             Box::pin(async move {
                 world.profile = profile_of(feature, rule, scenario);
+            })
+        })
+        .after(|_feature, _rule, _scenario, _finished, world| {
+            Box::pin(async move {
+                if let Some(world) = world {
+                    world.delete_created_identities().await;
+                }
             })
         })
         .with_writer(

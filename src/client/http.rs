@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use reqwest_cookie_store::{CookieStore, CookieStoreMutex};
+use tokio::sync::Semaphore;
 use serde_json::Value;
 use url::Url;
 
 use crate::redact;
+
+/// How long a request may wait for its turn at a Kratos instance.
+const GATE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a request carries.
 #[derive(Debug, Clone)]
@@ -155,6 +159,7 @@ pub struct Http {
     jar: Option<Arc<CookieStoreMutex>>,
     transcript: Transcript,
     timeout: Duration,
+    gate: Option<Arc<Semaphore>>,
 }
 
 impl Http {
@@ -168,7 +173,13 @@ impl Http {
         if let Some(jar) = &jar {
             builder = builder.cookie_provider(Arc::clone(jar));
         }
-        Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout }
+        Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout, gate: None }
+    }
+
+    /// Sends every request through `gate` (see [`crate::kratos::Kratos::gate`]).
+    pub fn with_gate(mut self, gate: Arc<Semaphore>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     pub fn transcript(&self) -> &Transcript {
@@ -203,6 +214,15 @@ impl Http {
         } {
             recorded_headers.push(("content-type".into(), content_type.into()));
         }
+        let _turn = match &self.gate {
+            Some(gate) => Some(
+                tokio::time::timeout(GATE_TIMEOUT, gate.clone().acquire_owned())
+                    .await
+                    .map_err(|_| anyhow::anyhow!("waited {GATE_TIMEOUT:?} for a turn to send a request to Kratos (raise KRATOS_MAX_CONCURRENT_REQUESTS?)"))?
+                    .expect("the gate is never closed"),
+            ),
+            None => None,
+        };
         let started = Instant::now();
         let response = builder.send().await.map_err(|e| {
             let why = if e.is_timeout() {

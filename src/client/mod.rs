@@ -12,6 +12,7 @@
 pub mod error;
 pub mod flow;
 pub mod http;
+mod sign_in;
 
 use std::fmt;
 use std::str::FromStr;
@@ -91,7 +92,7 @@ pub struct Client {
 impl Client {
     pub fn new(kind: ClientKind, kratos: Arc<Kratos>, transcript: Transcript) -> Client {
         let timeout = crate::kratos::instances().settings.http_timeout;
-        let http = Http::new(kind != ClientKind::Native, transcript, timeout);
+        let http = Http::new(kind != ClientKind::Native, transcript, timeout).with_gate(kratos.gate.clone());
         Client { kind, http, kratos, session_token: None }
     }
 
@@ -126,12 +127,36 @@ impl Client {
     /// Submits `fields` to a flow's `ui.action`: form-encoded for the browser,
     /// JSON for SPA and native clients.
     pub async fn submit(&self, action: &str, fields: Vec<(String, Value)>) -> anyhow::Result<Exchange> {
-        let url = url::Url::parse(action)?;
         let body = match self.kind {
-            ClientKind::Browser => Body::Form(fields.into_iter().map(|(k, v)| (k, form_value(v))).collect()),
+            ClientKind::Browser => {
+                let mut form = Vec::new();
+                for (name, value) in fields {
+                    flatten_into(&mut form, name, value);
+                }
+                Body::Form(form)
+            }
             _ => Body::Json(Value::Object(fields.into_iter().collect::<Map<_, _>>())),
         };
-        self.http.send(self.request(Method::POST, url, body)).await
+        self.submit_body(action, body, &[]).await
+    }
+
+    /// Submits a body as it is, with extra headers (for the error paths).
+    pub async fn submit_body(&self, action: &str, body: Body, headers: &[(String, String)]) -> anyhow::Result<Exchange> {
+        let url = url::Url::parse(action)?;
+        let mut request = self.request(Method::POST, url, body);
+        for (name, value) in headers {
+            request = request.header(name, value.clone());
+        }
+        self.http.send(request).await
+    }
+
+    /// Takes the session token from a native client's successful login or
+    /// registration (`{"session_token": ...}`), and keeps it for later requests.
+    pub fn keep_session_token(&mut self, exchange: &Exchange) {
+        if let Some(token) = exchange.json().ok().and_then(|b| b.get("session_token")?.as_str().map(str::to_string)) {
+            crate::redact::register(token.clone());
+            self.session_token = Some(token);
+        }
     }
 
     /// `GET /sessions/whoami` with this client's cookie or token.
@@ -162,10 +187,16 @@ fn with_accept(mut request: Request, accept: &str) -> Request {
     request.header("accept", accept)
 }
 
-fn form_value(value: Value) -> String {
+/// An HTML form names nested fields with dots: `traits.name.first`.
+fn flatten_into(form: &mut Vec<(String, String)>, name: String, value: Value) {
     match value {
-        Value::String(s) => s,
-        other => other.to_string(),
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                flatten_into(form, format!("{name}.{key}"), value);
+            }
+        }
+        Value::String(s) => form.push((name, s)),
+        other => form.push((name, other.to_string())),
     }
 }
 

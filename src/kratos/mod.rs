@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use testcontainers::ContainerAsync;
 use tokio::process::Child;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::{Mutex, OnceCell, Semaphore};
 use url::Url;
 
 pub use config::KratosConfig;
@@ -93,6 +93,11 @@ pub struct Kratos {
     pub origin: String,
     /// How long it took from start to ready.
     pub startup: Duration,
+    /// Every request of the suite to this instance passes here. Kratos on SQLite
+    /// (`dsn: memory`, or a file) fails concurrent writes with "database table is
+    /// locked" or stalls on them, so by default it is sent one request at a time;
+    /// scenarios still run concurrently, and their waits overlap.
+    pub gate: Arc<Semaphore>,
     handle: Mutex<Handle>,
 }
 
@@ -236,6 +241,10 @@ impl Instances {
         }
     }
 
+    fn gate(&self) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(self.settings.max_concurrent_requests))
+    }
+
     async fn start(&self, profile: &str) -> Result<Kratos, SetupError> {
         let config = KratosConfig::load(&self.settings.config_dir, profile)?;
         let timeout = self.settings.startup_timeout;
@@ -271,6 +280,7 @@ impl Instances {
                 config,
                 backend: Backend::Container,
                 startup,
+                gate: self.gate(),
                 handle: Mutex::new(Handle::Container(Some(started.container))),
             }),
             Err(not_ready) => {
@@ -305,6 +315,7 @@ impl Instances {
                         config,
                         backend: Backend::Process,
                         startup,
+                        gate: self.gate(),
                         handle: Mutex::new(Handle::Process { child: Some(started.child), log: started.log }),
                     });
                 }
@@ -352,6 +363,7 @@ impl Instances {
             config,
             backend: Backend::External,
             startup,
+            gate: self.gate(),
             handle: Mutex::new(Handle::External),
         })
     }

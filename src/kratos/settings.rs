@@ -47,6 +47,9 @@ pub struct Settings {
     pub startup_timeout: Duration,
     /// `KRATOS_HTTP_TIMEOUT` (seconds): the limit for every HTTP call of the suite.
     pub http_timeout: Duration,
+    /// `KRATOS_MAX_CONCURRENT_REQUESTS`: how many requests one Kratos instance is
+    /// sent at the same time (scenarios still run concurrently).
+    pub max_concurrent_requests: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,12 @@ impl Settings {
             config_dir: var("KRATOS_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("kratos-config")),
             startup_timeout: seconds_var("KRATOS_STARTUP_TIMEOUT", 60)?,
             http_timeout: seconds_var("KRATOS_HTTP_TIMEOUT", 10)?,
+            max_concurrent_requests: match var("KRATOS_MAX_CONCURRENT_REQUESTS") {
+                None => 1,
+                Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    SetupError::Config(format!("KRATOS_MAX_CONCURRENT_REQUESTS={v} is not a positive whole number"))
+                })?,
+            },
         })
     }
 }

@@ -5,19 +5,19 @@ use cucumber::{then, when};
 use kratos_conformance::ConformanceWorld;
 use kratos_conformance::check;
 use kratos_conformance::client::{Http, Request};
-use kratos_conformance::kratos::{Backend, instances, pinned_version};
+use kratos_conformance::kratos::{Backend, Kratos, instances, pinned_version};
 
 #[when(expr = "Kratos' public API is asked for {string}")]
 async fn ask_public(world: &mut ConformanceWorld, path: String) -> Result<()> {
-    let url = world.kratos().await?.public(&path);
-    world.last = Some(plain_http(world).send(Request::get(url)).await?);
+    let kratos = world.kratos().await?;
+    world.last = Some(plain_http(world, &kratos).send(Request::get(kratos.public(&path))).await?);
     Ok(())
 }
 
 #[when(expr = "Kratos' admin API is asked for {string}")]
 async fn ask_admin(world: &mut ConformanceWorld, path: String) -> Result<()> {
     let kratos = world.kratos().await?;
-    let sent = plain_http(world).send(Request::get(kratos.admin(&path))).await;
+    let sent = plain_http(world, &kratos).send(Request::get(kratos.admin(&path))).await;
     match sent {
         Ok(exchange) => world.last = Some(exchange),
         // An external deployment need not expose its admin API to the suite.
@@ -46,6 +46,6 @@ async fn reports_pinned_version(world: &mut ConformanceWorld) -> Result<()> {
     check::equals(exchange, "the version", &expected, &exchange.json()?)
 }
 
-fn plain_http(world: &ConformanceWorld) -> Http {
-    Http::new(false, world.transcript.clone(), instances().settings.http_timeout)
+fn plain_http(world: &ConformanceWorld, kratos: &Kratos) -> Http {
+    Http::new(false, world.transcript.clone(), instances().settings.http_timeout).with_gate(kratos.gate.clone())
 }

@@ -2,6 +2,11 @@
 //! client action or check from the library, and keeps what later steps need in
 //! the world.
 
+mod flow;
+mod identity;
 mod kratos;
 mod login;
 mod response;
+mod session;
+mod registration;
+mod settings;

@@ -1,9 +1,13 @@
-//! Checks on the last response that hold for any flow: status, cookies.
+//! What Kratos answers: status, redirect, error or flow. Each `Then Kratos answers
+//! ...` phrase is one exact expectation on the wire; where the answer carries a
+//! flow, the step also makes it the scenario's current flow.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use cucumber::then;
-use kratos_conformance::ConformanceWorld;
 use kratos_conformance::check;
+use kratos_conformance::client::{Flow, FlowKind, KratosError};
+use kratos_conformance::ConformanceWorld;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 #[then(expr = "Kratos answers {int}")]
@@ -25,4 +29,181 @@ async fn sets_csrf_cookie(world: &mut ConformanceWorld, attributes: String) -> R
 #[then("Kratos sets no cookie")]
 async fn sets_no_cookie(world: &mut ConformanceWorld) -> Result<()> {
     check::no_cookies_set(world.last()?)
+}
+
+#[then(regex = r"^Kratos answers 303 to the (login|settings|registration) UI$")]
+async fn redirect_to_ui(world: &mut ConformanceWorld, kind: String) -> Result<()> {
+    let kind = flow_kind(&kind);
+    let id = redirect_to_ui_with_flow(world, kind).await?;
+    if let Some(current) = world.flow.as_ref().filter(|_| world.flow_kind == Some(kind)) {
+        check::equals(world.last()?, "the flow id in Location", current.id.as_str(), id.as_str())?;
+    }
+    load_flow_by_id(world, kind, &id).await
+}
+
+#[then(expr = "Kratos answers 303 to the settings UI with a new flow and the message {int}")]
+async fn redirect_to_new_settings_flow(world: &mut ConformanceWorld, message: u64) -> Result<()> {
+    let id = redirect_to_ui_with_flow(world, FlowKind::Settings).await?;
+    let old = world.flow()?.id.clone();
+    if id == old {
+        return Err(check::failure(world.last()?, "expected a new flow, got the expired one"));
+    }
+    load_flow_by_id(world, FlowKind::Settings, &id).await?;
+    let exchange = world.transcript.last().context("the flow was fetched")?;
+    check::message_ids(&exchange, "ui.messages", &world.flow()?.ui.messages, &[message])
+}
+
+#[then("Kratos answers 303 to the error UI")]
+async fn redirect_to_error_ui(world: &mut ConformanceWorld) -> Result<()> {
+    error_ui_id(world).await.map(|_| ())
+}
+
+#[then(expr = "Kratos answers 303 to the error UI for {word}")]
+async fn redirect_to_error_ui_for(world: &mut ConformanceWorld, error_id: String) -> Result<()> {
+    let id = error_ui_id(world).await?;
+    // The error UI fetches the error by its id, as the login UI fetches flows.
+    let client = world.client()?.clone();
+    let mut url = client.kratos.public("self-service/errors");
+    url.query_pairs_mut().append_pair("id", &id);
+    let request = client.request(reqwest::Method::GET, url, kratos_conformance::client::Body::Empty);
+    let fetched = client.http.send(request).await?;
+    check::status(&fetched, 200)?;
+    let body = fetched.json()?;
+    check::json_field(&fetched, &body, "/id", &json!(id))?;
+    check::json_field(&fetched, &body, "/error/id", &json!(error_id))
+}
+
+#[then("Kratos answers 303 to the default return URL")]
+async fn redirect_to_default_return(world: &mut ConformanceWorld) -> Result<()> {
+    let expected = world.kratos().await?.config.string("selfservice.default_browser_return_url")?.to_string();
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+}
+
+#[then(expr = "Kratos answers 303 to {string} on the public API")]
+async fn redirect_to_public(world: &mut ConformanceWorld, path: String) -> Result<()> {
+    let expected = world.kratos().await?.public(&path);
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+}
+
+#[then(regex = r"^Kratos answers (200|400) with the flow$")]
+async fn answers_with_flow(world: &mut ConformanceWorld, status: u16) -> Result<()> {
+    let exchange = world.last()?.clone();
+    check::status(&exchange, status)?;
+    world.flow = Some(Flow::from_json(exchange.json()?).map_err(|e| check::failure(&exchange, e))?);
+    world.read_offered_totp_secret()
+}
+
+/// A settings flow that succeeded tells an SPA where to send the browser next.
+#[then("Kratos answers 200 with the flow, continuing with a redirect to the settings UI")]
+async fn flow_continuing_with_redirect(world: &mut ConformanceWorld) -> Result<()> {
+    answers_with_flow(world, 200).await?;
+    let ui = world.kratos().await?.config.string("selfservice.flows.settings.ui_url")?.to_string();
+    let exchange = world.last()?;
+    let flow = world.flow()?;
+    let expected = json!([{"action": "redirect_browser_to", "redirect_browser_to": format!("{ui}?flow={}", flow.id)}]);
+    check::json_field(exchange, &flow.raw, "/continue_with", &expected)
+}
+
+#[then("Kratos answers 200 with the flow, continuing with nothing")]
+async fn flow_continuing_with_nothing(world: &mut ConformanceWorld) -> Result<()> {
+    answers_with_flow(world, 200).await?;
+    let exchange = world.last()?;
+    let flow = world.flow()?;
+    check::equals(exchange, "continue_with", None, flow.raw.get("continue_with"))
+}
+
+#[then(expr = "Kratos answers {int} with the error {word}")]
+async fn answers_with_error(world: &mut ConformanceWorld, status: u16, id: String) -> Result<()> {
+    check::error(world.last()?, status, Some(&id)).map(|_| ())
+}
+
+#[then(expr = "Kratos answers {int} with the error {word}, because {string}")]
+async fn answers_with_error_because(world: &mut ConformanceWorld, status: u16, id: String, reason: String) -> Result<()> {
+    let exchange = world.last()?;
+    let error = check::error(exchange, status, Some(&id))?;
+    check::equals(exchange, "error.reason", Some(reason.as_str()), error.reason())
+}
+
+#[then(expr = "Kratos answers {int} with an error without id")]
+async fn answers_with_anonymous_error(world: &mut ConformanceWorld, status: u16) -> Result<()> {
+    check::error(world.last()?, status, None).map(|_| ())
+}
+
+#[then(expr = "Kratos answers {int} with an error without id, whose message is {string}")]
+async fn anonymous_error_message(world: &mut ConformanceWorld, status: u16, message: String) -> Result<()> {
+    let exchange = world.last()?;
+    let error = check::error(exchange, status, None)?;
+    check::equals(exchange, "error.message", Some(message.as_str()), error.message())
+}
+
+#[then(expr = "Kratos answers {int} with an error without id, whose reason is {string}")]
+async fn anonymous_error_reason(world: &mut ConformanceWorld, status: u16, reason: String) -> Result<()> {
+    let exchange = world.last()?;
+    let error = check::error(exchange, status, None)?;
+    check::equals(exchange, "error.reason", Some(reason.as_str()), error.reason())
+}
+
+#[then(expr = "the error's reason is {string}")]
+async fn error_reason(world: &mut ConformanceWorld, reason: String) -> Result<()> {
+    let exchange = world.last()?;
+    let body = exchange.json()?;
+    let error = KratosError::from_json(&body).ok_or_else(|| check::failure(exchange, "expected an error body"))?;
+    check::equals(exchange, "error.reason", Some(reason.as_str()), error.reason())
+}
+
+/// An expired flow's error names the flow that replaces it (`use_flow_id`).
+#[then("Kratos answers 410 with the error self_service_flow_expired and a new flow id")]
+async fn expired_with_new_flow(world: &mut ConformanceWorld) -> Result<()> {
+    let exchange = world.last()?;
+    check::error(exchange, 410, Some("self_service_flow_expired"))?;
+    let body = exchange.json()?;
+    let new_id = body.get("use_flow_id").and_then(Value::as_str).unwrap_or_default();
+    if new_id.is_empty() || new_id == world.flow()?.id {
+        return Err(check::failure(exchange, format!("expected use_flow_id to name a new flow, got {:?}", body.get("use_flow_id"))));
+    }
+    Ok(())
+}
+
+pub(crate) fn flow_kind(word: &str) -> FlowKind {
+    match word {
+        "login" => FlowKind::Login,
+        "settings" => FlowKind::Settings,
+        _ => FlowKind::Registration,
+    }
+}
+
+/// 303 to `<kind>.ui_url?flow=<id>`; the id.
+async fn redirect_to_ui_with_flow(world: &mut ConformanceWorld, kind: FlowKind) -> Result<String> {
+    let ui = world.kratos().await?.config.string(&format!("selfservice.flows.{}.ui_url", kind.path()))?.to_string();
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::location_is_ui_with_flow(exchange, &ui)
+}
+
+/// The UI's part after a redirect: fetch the flow by id and make it current.
+pub(crate) async fn load_flow_by_id(world: &mut ConformanceWorld, kind: FlowKind, id: &str) -> Result<()> {
+    let fetched = world.client()?.fetch_flow(kind, id).await?;
+    check::status(&fetched, 200)?;
+    world.flow = Some(Flow::from_json(fetched.json()?).map_err(|e| check::failure(&fetched, e))?);
+    world.flow_kind = Some(kind);
+    world.read_offered_totp_secret()
+}
+
+async fn error_ui_id(world: &mut ConformanceWorld) -> Result<String> {
+    let ui = world.kratos().await?.config.string("selfservice.flows.error.ui_url")?.to_string();
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    let location = check::location(exchange)?;
+    let url = url::Url::parse(location)?;
+    let id = url.query_pairs().find(|(k, _)| k == "id").map(|(_, v)| v.into_owned());
+    let mut bare = url.clone();
+    bare.set_query(None);
+    match id {
+        Some(id) if bare.as_str() == ui => Ok(id),
+        _ => Err(check::failure(exchange, format!("expected a redirect to {ui}?id=<error id>, got {location}"))),
+    }
 }

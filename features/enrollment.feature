@@ -1,0 +1,287 @@
+@enrollment
+Feature: Enrollment: identities, pairing an authenticator app, unlinking it, recovery codes
+  Before anyone can log in with TOTP, an identity must exist and must have paired
+  an authenticator app. Identities are created through the admin API (the fast
+  path) or through self-service registration, as a user would. TOTP can only be
+  paired through the settings flow: Kratos v1.3.1 cannot import a TOTP credential.
+
+  Every scenario has an identity of its own, with fake data, deleted at its end.
+
+  Rule: Identities are created through the admin API or self-service registration
+
+    Scenario: The admin API creates an identity with a cleartext password
+      When an identity is created through the admin API with a password
+      Then Kratos answers 201 with the identity
+      And the Location header is the admin base URL followed by "identities/{id}", without "/admin"
+      And the identity's password credential has its email as the only identifier and no config
+
+    Scenario: The admin API refuses a TOTP credential at creation
+      When an identity is created through the admin API with a TOTP credential
+      Then Kratos answers 400 with an error without id, whose message is 'json: unknown field "totp"'
+
+    Scenario Outline: A <client> client registers through the self-service registration flow
+      Given a <client> client
+      When it starts a registration flow
+      Then the flow's nodes are "traits.email, traits.name.first, traits.name.last, csrf_token, method=profile"
+      When it submits the registration profile step with a fake person's traits
+      Then Kratos answers <profile answer>
+      # The hidden traits come in no fixed order (Kratos walks a Go map).
+      And the flow's nodes are, in any order, "password, method=password, screen=previous, traits.email, traits.name.first, traits.name.last<csrf>"
+      When it submits the registration password step with the person's password
+      Then Kratos answers <password answer>
+      And the client has a session at "aal1" with the methods "password"
+
+      # The native flow's second step has no csrf_token node at all; its first
+      # step has one, with an empty value.
+      Examples:
+        | client  | profile answer             | csrf          | password answer                        |
+        | browser | 303 to the registration UI | , csrf_token  | 303 to the default return URL          |
+        | SPA     | 400 with the flow          | , csrf_token  | 200 with a session and no token        |
+        | native  | 400 with the flow          |               | 200 with a session and a session token |
+
+  Rule: An authenticator app is paired through the settings flow
+
+    Scenario Outline: A <client> client pairs an authenticator app
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it starts a settings flow
+      Then the flow's TOTP nodes are "totp_qr, totp_secret_key, totp_code, method=totp"
+      And the totp_qr node is a QR code of "otpauth://totp/kratos-conformance:{email}?algorithm=SHA1&digits=6&issuer=kratos-conformance&period=30&secret={secret}"
+      And the totp_secret_key node shows the same secret, as message 1050006
+      When it submits the TOTP code of the current step
+      Then Kratos answers <answer>
+      And the flow is in state "success" with the message 1050001
+      And the flow's TOTP nodes are "totp_unlink=true"
+      And the client has a session at "aal2" with the methods "password, totp"
+      And the admin API shows a TOTP credential whose totp_url holds the paired secret
+
+      Examples:
+        | client  | answer                                                      |
+        | browser | 303 to the settings UI                                      |
+        | SPA     | 200 with the flow, continuing with a redirect to the settings UI |
+        | native  | 200 with the flow, continuing with nothing                  |
+
+    Scenario: Without totp.account_name in the identity schema, the otpauth label is the identity id
+      Given an identity with a password and the schema "no-totp-account-name"
+      And a native client signed in with the password
+      When it starts a settings flow
+      Then the totp_qr node is a QR code of "otpauth://totp/kratos-conformance:{identity id}?algorithm=SHA1&digits=6&issuer=kratos-conformance&period=30&secret={secret}"
+
+    Scenario Outline: A <client> client submits a wrong TOTP code: <why>
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it starts a settings flow
+      And it submits the TOTP code <code>
+      Then Kratos answers <answer>
+      And the node "totp_code" has the message <message>
+      And the admin API shows no TOTP credential
+
+      Examples:
+        | client  | why                 | code      | answer                 | message |
+        | browser | wrong code          | "111111"  | 303 to the settings UI | 4000008 |
+        | SPA     | wrong code          | "111111"  | 400 with the flow      | 4000008 |
+        | native  | wrong code          | "111111"  | 400 with the flow      | 4000008 |
+        | browser | empty code          | ""        | 303 to the settings UI | 4000002 |
+        | SPA     | empty code          | ""        | 400 with the flow      | 4000002 |
+        | native  | empty code          | ""        | 400 with the flow      | 4000002 |
+        | native  | five digits         | "12345"   | 400 with the flow      | 4000008 |
+        | native  | eight digits        | "12345678"| 400 with the flow      | 4000008 |
+        | native  | letters             | "abcdef"  | 400 with the flow      | 4000008 |
+
+    Scenario: A native client that leaves out the totp_code field is told it is missing
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a settings flow
+      And it submits the settings form with only "method=totp"
+      Then Kratos answers 400 with the flow
+      And the node "totp_code" has the message 4000002
+
+    Scenario Outline: A <client> client without the CSRF token cannot pair: <why>
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it starts a settings flow
+      And it submits the TOTP code of the current step with <csrf>
+      Then Kratos answers <answer>
+      And the admin API shows no TOTP credential
+
+      Examples:
+        | client  | why              | csrf                  | answer                                        |
+        | browser | token left out   | no csrf_token         | 303 to the error UI for security_csrf_violation |
+        | browser | token is wrong   | a wrong csrf_token    | 303 to the error UI for security_csrf_violation |
+        | SPA     | token left out   | no csrf_token         | 403 with the error security_csrf_violation    |
+        | SPA     | token is wrong   | a wrong csrf_token    | 403 with the error security_csrf_violation    |
+
+    Scenario: A native client needs no CSRF token
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a settings flow
+      And it submits the TOTP code of the current step with no csrf_token
+      Then Kratos answers 200 with the flow, continuing with nothing
+      And the flow is in state "success" with the message 1050001
+
+    Scenario Outline: A native flow refuses a request that carries a browser's <header> header
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a settings flow
+      And it submits the TOTP code of the current step with the header "<header>: <value>"
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000001 saying 'The HTTP Request Header included the "<header>" key, <reason>'
+      And the admin API shows no TOTP credential
+
+      Examples:
+        | header | value                   | reason |
+        | Cookie | theme=dark              | indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation. |
+        | Origin | https://app.example.org | indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation. |
+
+    Scenario: A settings flow of another identity is refused
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a settings flow
+      And another identity's native client submits the TOTP code of the current step to that flow
+      Then Kratos answers 403 with the error security_identity_mismatch
+      And the error's reason is "The request was initiated by someone else and has been blocked for security reasons. Please go back and try again."
+
+    Scenario Outline: A <client> client cannot pair through a settings flow that does not exist
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it submits the TOTP code "123456" to a settings flow id nobody issued
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                                   |
+        | browser | 303 to the error UI                      |
+        | SPA     | 404 with an error without id             |
+        | native  | 404 with an error without id             |
+
+    Scenario Outline: Without a session, a <client> client gets no settings flow
+      Given a <client> client
+      When it starts a settings flow
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                                                                                                 |
+        | browser | 303 to "self-service/login/browser" on the public API                                                   |
+        | SPA     | 401 with the error session_inactive, because "No active session was found in this request."              |
+        | native  | 401 with the error session_inactive, because "This endpoint can only be accessed with a valid session. Please log in and try again." |
+
+    @profile:short-lived
+    Scenario Outline: A <client> client pairs through an expired settings flow
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it starts a settings flow
+      And the flow has expired
+      And it submits the TOTP code of the current step
+      Then Kratos answers <answer>
+      And the admin API shows no TOTP credential
+
+      Examples:
+        | client  | answer                                                     |
+        | browser | 303 to the settings UI with a new flow and the message 4050001 |
+        | SPA     | 410 with the error self_service_flow_expired and a new flow id |
+        | native  | 410 with the error self_service_flow_expired and a new flow id |
+
+    @profile:short-privileged-session
+    Scenario Outline: A <client> client whose sign-in is too old must sign in again before pairing
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it starts a settings flow
+      And the session is older than the privileged session age
+      And it submits the TOTP code of the current step
+      Then Kratos answers <answer>
+      And the admin API shows no TOTP credential
+
+      Examples:
+        | client  | answer                                                                         |
+        | browser | 303 to the login page for re-authentication, returning to the settings flow     |
+        | SPA     | 403 with the error session_refresh_required, redirecting to re-authentication  |
+        | native  | 403 with the error session_refresh_required, redirecting to re-authentication  |
+
+  Rule: Unlinking removes the authenticator app
+
+    Scenario Outline: A <client> client unlinks its authenticator app, and login stops asking for it
+      Given an identity with a password and a paired authenticator app
+      And a <client> client signed in with the password and the TOTP code
+      When it starts a settings flow
+      Then the flow's TOTP nodes are "totp_unlink=true"
+      When it submits "totp_unlink=true"
+      Then Kratos answers <answer>
+      And the flow is in state "success" with the message 1050001
+      And the flow's TOTP nodes are "totp_qr, totp_secret_key, totp_code, method=totp"
+      And the admin API shows no TOTP credential
+      And the client still has a session at "aal2" with the methods "password, totp"
+      When a new native client signs in with the password
+      Then Kratos answers 200 with a session and a session token
+      And that session is at "aal1" with the methods "password", and shows the identity
+
+      Examples:
+        | client  | answer                                                      |
+        | browser | 303 to the settings UI                                      |
+        | SPA     | 200 with the flow, continuing with a redirect to the settings UI |
+        | native  | 200 with the flow, continuing with nothing                  |
+
+    Scenario: A TOTP code submitted while TOTP is paired does not unlink it (ory/kratos#3459)
+      Given an identity with a password and a paired authenticator app
+      And a native client signed in with the password and the TOTP code
+      When it starts a settings flow
+      And it submits the TOTP code of the current step
+      Then Kratos answers 200 with the flow, continuing with nothing
+      And the flow is in state "success" with the message 1050001
+      And the admin API shows a TOTP credential whose totp_url holds the paired secret
+
+    @deviation
+    Scenario: Unlinking needs no TOTP code (ory/kratos#2450)
+      Given an identity with a password and a paired authenticator app
+      And a native client signed in with the password and the TOTP code
+      When it starts a settings flow
+      And it submits "totp_unlink=true, totp_code=000000"
+      Then Kratos answers 200 with the flow, continuing with nothing
+      And the admin API shows no TOTP credential
+
+    Scenario: Unlinking and pairing a new authenticator app in one flow works (ory/kratos#2680)
+      Given an identity with a password and a paired authenticator app
+      And a native client signed in with the password and the TOTP code
+      When it starts a settings flow
+      And it submits "totp_unlink=true"
+      Then Kratos answers 200 with the flow, continuing with nothing
+      And the flow's TOTP nodes are "totp_qr, totp_secret_key, totp_code, method=totp"
+      And its ui.action names a new settings flow
+      When it submits the old secret's TOTP code of the current step to that action
+      Then Kratos answers 400 with the flow
+      And the node "totp_code" has the message 4000008
+      When it submits the new secret's TOTP code of the current step to that action
+      Then Kratos answers 200 with the flow, continuing with nothing
+      And the flow is in state "success" with the message 1050001
+      And the admin API shows a TOTP credential whose totp_url holds the new secret
+
+    Scenario: The admin API deletes a TOTP credential, once
+      Given an identity with a password and a paired authenticator app
+      When the admin API deletes the identity's "totp" credential
+      Then Kratos answers 204
+      And the admin API shows no TOTP credential
+      When the admin API deletes the identity's "totp" credential
+      Then Kratos answers 404 with an error without id, whose reason is "You tried to remove a totp but this user have no totp set up."
+
+  Rule: Recovery codes (lookup secrets) are generated, revealed and confirmed in the settings flow
+
+    Scenario: A native client generates and confirms recovery codes
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a settings flow
+      Then the flow's lookup_secret nodes are "lookup_secret_regenerate=true"
+      When it submits "lookup_secret_regenerate=true"
+      Then Kratos answers 200 with the flow
+      And the flow's lookup_secret nodes are "lookup_secret_codes, lookup_secret_confirm=true"
+      And the lookup_secret_codes node shows 12 codes of 8 lowercase letters and digits
+      When it submits "lookup_secret_confirm=true"
+      Then Kratos answers 200 with the flow, continuing with nothing
+      And the flow is in state "success" with the message 1050001
+      And the flow's lookup_secret nodes are "lookup_secret_reveal=true, lookup_secret_disable=true"
+      And the client has a session at "aal2" with the methods "password, lookup_secret"
+
+    Scenario: Confirming recovery codes that were never generated is refused
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a settings flow
+      And it submits "lookup_secret_confirm=true"
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000001 saying "You must (re-)generate recovery backup codes before you can save them."

@@ -1,0 +1,127 @@
+//! Identities for the scenarios: realistic fake people, and the admin API that
+//! creates, reads and deletes them.
+
+use std::sync::Arc;
+
+use fake::Fake;
+use fake::faker::name::en::{FirstName, LastName};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::client::{Body, Exchange, Http, Request, Transcript};
+use crate::kratos::Kratos;
+use crate::redact;
+
+/// The schema whose `email` trait is the password identifier and the TOTP account name.
+pub const DEFAULT_SCHEMA: &str = "default";
+/// The same traits without `totp.account_name`.
+pub const SCHEMA_WITHOUT_TOTP_ACCOUNT_NAME: &str = "no-totp-account-name";
+
+/// A fake person with a unique address and a strong password.
+#[derive(Clone)]
+pub struct Person {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Person").field("email", &self.email).field("password", &redact::REDACTED).finish()
+    }
+}
+
+impl Person {
+    pub fn fake() -> Person {
+        let first_name: String = FirstName().fake();
+        let last_name: String = LastName().fake();
+        // Unique per scenario, so concurrent scenarios never collide; Kratos stores
+        // identifiers lower-cased, so generate them that way.
+        let nonce: String = (0..10).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(0..36usize).fake::<usize>()])).collect();
+        let email = format!("{}.{}.{nonce}@example.org", ascii(&first_name), ascii(&last_name)).to_lowercase();
+        let password = strong_password();
+        redact::register(password.clone());
+        Person { email, first_name, last_name, password }
+    }
+
+    pub fn traits(&self) -> Value {
+        json!({ "email": self.email, "name": { "first": self.first_name, "last": self.last_name } })
+    }
+}
+
+fn ascii(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphabetic).collect()
+}
+
+/// 24 characters from all four classes: far from the identifier and from any
+/// breached-password list.
+fn strong_password() -> String {
+    const CLASSES: [&[u8]; 4] = [b"abcdefghijkmnopqrstuvwxyz", b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"23456789", b"!#%+-=?@^_~"];
+    (0..24)
+        .map(|i| {
+            let class = CLASSES[if i < 4 { i } else { (0..4usize).fake::<usize>() }];
+            char::from(class[(0..class.len()).fake::<usize>()])
+        })
+        .collect()
+}
+
+/// An identity in Kratos, and the person it belongs to.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub id: String,
+    pub person: Person,
+    pub schema_id: String,
+}
+
+/// The admin API (`/admin/identities...`). Kratos' OSS admin API has no
+/// authentication; it must only be reachable by trusted callers.
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    http: Http,
+    kratos: Arc<Kratos>,
+}
+
+impl AdminApi {
+    pub fn new(kratos: Arc<Kratos>, transcript: Transcript) -> AdminApi {
+        let timeout = crate::kratos::instances().settings.http_timeout;
+        AdminApi { http: Http::new(false, transcript, timeout).with_gate(kratos.gate.clone()), kratos }
+    }
+
+    /// `POST /admin/identities` with a cleartext password credential.
+    pub async fn create(&self, person: &Person, schema_id: &str) -> anyhow::Result<Exchange> {
+        self.create_raw(json!({
+            "schema_id": schema_id,
+            "traits": person.traits(),
+            "credentials": { "password": { "config": { "password": person.password } } },
+        }))
+        .await
+    }
+
+    pub async fn create_raw(&self, body: Value) -> anyhow::Result<Exchange> {
+        self.send(Method::POST, "admin/identities", Body::Json(body)).await
+    }
+
+    /// `GET /admin/identities/{id}`, optionally `?include_credential=<type>`.
+    pub async fn get(&self, id: &str, include_credential: Option<&str>) -> anyhow::Result<Exchange> {
+        let path = match include_credential {
+            Some(kind) => format!("admin/identities/{id}?include_credential={kind}"),
+            None => format!("admin/identities/{id}"),
+        };
+        self.send(Method::GET, &path, Body::Empty).await
+    }
+
+    pub async fn delete(&self, id: &str) -> anyhow::Result<Exchange> {
+        self.send(Method::DELETE, &format!("admin/identities/{id}"), Body::Empty).await
+    }
+
+    /// `DELETE /admin/identities/{id}/credentials/{type}`.
+    pub async fn delete_credential(&self, id: &str, kind: &str) -> anyhow::Result<Exchange> {
+        self.send(Method::DELETE, &format!("admin/identities/{id}/credentials/{kind}"), Body::Empty).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Exchange> {
+        let request = Request::new(method, self.kratos.admin(path), body).header("accept", "application/json");
+        self.http.send(request).await
+    }
+}

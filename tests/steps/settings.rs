@@ -1,0 +1,219 @@
+//! The settings flow: pairing and unlinking TOTP, recovery codes, and its error paths.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cucumber::{then, when};
+use kratos_conformance::check;
+use kratos_conformance::client::{ClientKind, FlowKind};
+use kratos_conformance::totp::{OtpAuthUrl, decode_qr_data_uri};
+use kratos_conformance::world::Csrf;
+use kratos_conformance::ConformanceWorld;
+use serde_json::{Value, json};
+
+#[then(expr = "the totp_qr node is a QR code of {string}")]
+async fn qr_code_of(world: &mut ConformanceWorld, template: String) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let flow = world.flow()?;
+    let node = flow.node_by_id("totp_qr").ok_or_else(|| check::failure(&exchange, "the flow has no totp_qr node"))?;
+    check::equals(&exchange, "the totp_qr node's label", Some(1050005), node.label_id())?;
+    let src = node.attr_str("src").unwrap_or_default();
+    let content = decode_qr_data_uri(src).map_err(|e| check::failure(&exchange, e))?;
+    let url = OtpAuthUrl::parse(&content).map_err(|e| check::failure(&exchange, e))?;
+    let identity = world.identity()?;
+    let expected = template
+        .replace("{email}", &identity.person.email)
+        .replace("{identity id}", &identity.id)
+        .replace("{secret}", &url.secret);
+    check::equals(&exchange, "the otpauth URL in the QR code", expected.as_str(), content.as_str())?;
+    check::equals(&exchange, "the QR code's secret and the flow's", world.authenticator()?.secret(), url.secret.as_str())
+}
+
+#[then(expr = "the totp_secret_key node shows the same secret, as message {int}")]
+async fn secret_key_node(world: &mut ConformanceWorld, message: u64) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let node = world.flow()?.node_by_id("totp_secret_key").ok_or_else(|| check::failure(&exchange, "no totp_secret_key node"))?;
+    let secret = world.authenticator()?.secret();
+    check::equals(&exchange, "the totp_secret_key node's label", Some(1050017), node.label_id())?;
+    let expected = json!({"id": message, "text": secret, "type": "info", "context": {"secret": secret}});
+    check::equals(&exchange, "the totp_secret_key node's text", Some(&expected), node.attributes.get("text"))
+}
+
+#[when("it submits the TOTP code of the current step")]
+async fn submit_current_code(world: &mut ConformanceWorld) -> Result<()> {
+    let code = current_code(world).await?;
+    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &[]).await
+}
+
+#[when(expr = "it submits the TOTP code {string}")]
+async fn submit_code(world: &mut ConformanceWorld, code: String) -> Result<()> {
+    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &[]).await
+}
+
+#[when(regex = r"^it submits the TOTP code of the current step with (no csrf_token|a wrong csrf_token)$")]
+async fn submit_code_csrf(world: &mut ConformanceWorld, csrf: String) -> Result<()> {
+    let code = current_code(world).await?;
+    let csrf = if csrf.starts_with("no") { Csrf::Omitted } else { Csrf::Wrong };
+    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), csrf, &[]).await
+}
+
+#[when(expr = "it submits the TOTP code of the current step with the header {string}")]
+async fn submit_code_with_header(world: &mut ConformanceWorld, header: String) -> Result<()> {
+    let code = current_code(world).await?;
+    let (name, value) = header.split_once(": ").context("a header is written \"Name: value\"")?;
+    let headers = [(name.to_string(), value.to_string())];
+    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &headers).await
+}
+
+#[when(expr = "it submits the settings form with only {string}")]
+async fn submit_only(world: &mut ConformanceWorld, fields: String) -> Result<()> {
+    world.submit_to_flow(None, parse_fields(&fields), Csrf::Omitted, &[]).await
+}
+
+/// `"totp_unlink=true, totp_code=000000"`, with the flow's CSRF token.
+#[when(regex = r#"^it submits "([a-z_]+=[^"]*)"$"#)]
+async fn submit_fields(world: &mut ConformanceWorld, fields: String) -> Result<()> {
+    world.submit_to_flow(None, parse_fields(&fields), Csrf::FromFlow, &[]).await
+}
+
+#[when("another identity's native client submits the TOTP code of the current step to that flow")]
+async fn other_identity_submits(world: &mut ConformanceWorld) -> Result<()> {
+    let other = world.create_identity(kratos_conformance::identity::DEFAULT_SCHEMA).await?;
+    let mut client = world.new_client(ClientKind::Native).await?;
+    client.sign_in(&other.person, None).await?;
+    let code = current_code(world).await?;
+    let action = world.flow()?.ui.action.clone();
+    world.last = Some(client.submit(&action, vec![("method".into(), json!("totp")), ("totp_code".into(), json!(code))]).await?);
+    Ok(())
+}
+
+#[when(expr = "it submits the TOTP code {string} to a settings flow id nobody issued")]
+async fn submit_to_unknown_flow(world: &mut ConformanceWorld, code: String) -> Result<()> {
+    let client = world.client()?.clone();
+    let flow = client.start_and_load(FlowKind::Settings, &[]).await?;
+    // A well-formed id that Kratos never issued (a version 4 UUID, like Kratos' own).
+    let unknown = "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60";
+    let action = flow.ui.action.replace(&flow.id, unknown);
+    let mut fields = vec![("method".to_string(), json!("totp")), ("totp_code".to_string(), json!(code))];
+    if client.kind != ClientKind::Native {
+        fields.push(("csrf_token".into(), json!(flow.csrf_token().unwrap_or_default())));
+    }
+    world.last = Some(client.submit(&action, fields).await?);
+    Ok(())
+}
+
+/// Waits until the flow's own `expires_at` has passed: the flow says when.
+#[when("the flow has expired")]
+async fn flow_expired(world: &mut ConformanceWorld) -> Result<()> {
+    let expires_at = world.flow()?.str_field("expires_at").context("the flow has no expires_at")?.to_string();
+    wait_until(&expires_at, Duration::from_millis(100)).await
+}
+
+/// Waits until the session's `authenticated_at` is older than the profile's
+/// `privileged_session_max_age`.
+#[when("the session is older than the privileged session age")]
+async fn session_too_old(world: &mut ConformanceWorld) -> Result<()> {
+    let kratos = world.kratos().await?;
+    let max_age = kratos.config.string("selfservice.flows.settings.privileged_session_max_age")?.to_string();
+    let max_age = parse_go_duration(&max_age).context("privileged_session_max_age is a duration")?;
+    let whoami = world.client()?.whoami().await?;
+    check::status(&whoami, 200)?;
+    let authenticated_at = whoami.json()?["authenticated_at"].as_str().context("no authenticated_at")?.to_string();
+    wait_until(&authenticated_at, max_age + Duration::from_millis(100)).await
+}
+
+#[then("Kratos answers 303 to the login page for re-authentication, returning to the settings flow")]
+async fn redirect_to_reauth(world: &mut ConformanceWorld) -> Result<()> {
+    let expected = reauth_url(world).await?;
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+}
+
+#[then("Kratos answers 403 with the error session_refresh_required, redirecting to re-authentication")]
+async fn refresh_required(world: &mut ConformanceWorld) -> Result<()> {
+    let expected = reauth_url(world).await?;
+    let exchange = world.last()?;
+    let error = check::error(exchange, 403, Some("session_refresh_required"))?;
+    check::equals(exchange, "redirect_browser_to", Some(expected.as_str()), error.redirect_browser_to())
+}
+
+#[then("its ui.action names a new settings flow")]
+async fn action_names_new_flow(world: &mut ConformanceWorld) -> Result<()> {
+    let flow = world.flow()?;
+    let exchange = world.last()?;
+    let named = kratos_conformance::client::flow_id_in(&flow.ui.action).unwrap_or_default();
+    if named.is_empty() || named == flow.id {
+        return Err(check::failure(exchange, format!("expected ui.action to name a new flow, it is {}", flow.ui.action)));
+    }
+    world.read_offered_totp_secret()
+}
+
+#[when(regex = r"^it submits the (old|new) secret's TOTP code of the current step to that action$")]
+async fn submit_code_of(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let authenticator = if which == "old" { world.previous_authenticator.clone() } else { world.authenticator.clone() };
+    let code = authenticator.context("no such authenticator")?.current_code();
+    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &[]).await
+}
+
+#[then(expr = "the lookup_secret_codes node shows {int} codes of {int} lowercase letters and digits")]
+async fn lookup_codes(world: &mut ConformanceWorld, count: usize, length: usize) -> Result<()> {
+    let exchange = world.last()?;
+    let node = world.flow()?.node_by_id("lookup_secret_codes").ok_or_else(|| check::failure(exchange, "no lookup_secret_codes node"))?;
+    let secrets = node.attributes.pointer("/text/context/secrets").and_then(Value::as_array).cloned().unwrap_or_default();
+    let codes: Vec<String> = secrets.iter().filter_map(|s| s.pointer("/context/secret")?.as_str().map(str::to_string)).collect();
+    codes.iter().for_each(|c| kratos_conformance::redact::register(c.clone()));
+    check::equals(exchange, "the number of recovery codes", count, codes.len())?;
+    let well_formed = codes.iter().all(|c| c.len() == length && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()));
+    check::equals(exchange, "every code has the expected shape", true, well_formed)?;
+    check::equals(exchange, "the codes text's message id", Some(1050015), node.attributes.pointer("/text/id").and_then(Value::as_u64))
+}
+
+/// The settings flow's "sign in again" address: the browser login with
+/// `refresh=true`, returning to the settings flow.
+async fn reauth_url(world: &mut ConformanceWorld) -> Result<String> {
+    let kratos = world.kratos().await?;
+    let settings = kratos.public(&format!("self-service/settings?flow={}", world.flow()?.id));
+    let mut url = kratos.public("self-service/login/browser");
+    url.query_pairs_mut().append_pair("refresh", "true").append_pair("return_to", settings.as_str());
+    Ok(url.to_string())
+}
+
+async fn current_code(world: &ConformanceWorld) -> Result<String> {
+    Ok(world.authenticator()?.current_code())
+}
+
+/// `a=b, c=d` as JSON fields; `true` and `false` become booleans.
+fn parse_fields(text: &str) -> Value {
+    let fields = text
+        .split(", ")
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let value = match v {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                other => Value::String(other.to_string()),
+            };
+            (k.to_string(), value)
+        })
+        .collect();
+    Value::Object(fields)
+}
+
+/// Sleeps until `rfc3339 + after` (not at all if that has passed).
+async fn wait_until(rfc3339: &str, after: Duration) -> Result<()> {
+    let at = humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z').split('.').next().unwrap_or(rfc3339))
+        .with_context(|| format!("not a timestamp: {rfc3339}"))?;
+    let fraction = rfc3339.split('.').nth(1).map(|f| f.trim_end_matches('Z')).unwrap_or("0");
+    let nanos: u64 = format!("{fraction:0<9}")[..9].parse().unwrap_or(0);
+    let deadline = at + Duration::from_nanos(nanos) + after;
+    if let Ok(left) = deadline.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(left).await;
+    }
+    Ok(())
+}
+
+/// Go durations as Kratos' config writes them: `1s`, `500ms`, `15m`, `1h30m`.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    humantime::parse_duration(text).ok()
+}
