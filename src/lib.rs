@@ -11,10 +11,12 @@
 //! - [`check`]: the assertions, each printing the HTTP exchange that broke it.
 //! - [`identity`]: fake people and the admin API.
 //! - [`totp`]: secrets, otpauth URLs, QR codes and codes for any time step.
+//! - [`deviations`]: the ledger of known deviations and its check.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
 pub mod check;
 pub mod client;
+pub mod deviations;
 pub mod identity;
 pub mod kratos;
 pub mod redact;

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use cucumber::gherkin::{Feature, Rule, Scenario};
 use cucumber::tag::Ext as _;
 use cucumber::{World as _, WriterExt as _, cli, writer};
-use kratos_conformance::ConformanceWorld;
+use kratos_conformance::{ConformanceWorld, deviations};
+
+const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
 use kratos_conformance::kratos::{self, Backend, Instances, Settings, engine};
 
 fn main() -> ExitCode {
@@ -31,8 +33,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> ExitCode {
-    // Command-line mistakes are reported before anything starts.
+    // Command-line mistakes and a ledger out of step are reported before anything starts.
     let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
+    let features = std::path::Path::new(FEATURES);
+    if let Err(problems) = deviations::check(features, &features.join("deviations.yml")) {
+        eprintln!("kratos-conformance: the known-deviations ledger does not match the features:\n{problems}");
+        return ExitCode::FAILURE;
+    }
     let instances = match Instances::prepare(settings).await {
         Ok(instances) => instances.install(),
         Err(e) => return setup_failed(&e),
@@ -84,7 +91,7 @@ async fn run(settings: Settings) -> ExitCode {
         )
         .fail_on_skipped()
         .with_cli(opts)
-        .filter_run(concat!(env!("CARGO_MANIFEST_DIR"), "/features"), move |feature, rule, scenario| {
+        .filter_run(FEATURES, move |feature, rule, scenario| {
             let tags_match = tags.as_ref().is_none_or(|t| {
                 t.eval(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(scenario.tags.iter()))
             });
