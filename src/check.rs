@@ -71,15 +71,28 @@ pub fn set_cookie(exchange: &Exchange, name: &str) -> Result<String> {
 
 /// The attributes of a `Set-Cookie` header, in order, exactly as expected:
 /// `"Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"`. `Name=*` accepts any
-/// value (for `Expires`, which is a date).
+/// value (for `Expires`, which is a date), `Name=a..b` a whole number in that
+/// range (for a `Max-Age` counted down from an expiry to the second).
 pub fn cookie_attributes(exchange: &Exchange, set_cookie: &str, expected: &str) -> Result<()> {
     let actual: Vec<&str> = set_cookie.split("; ").skip(1).collect();
     let wanted: Vec<&str> = expected.split("; ").filter(|a| !a.is_empty()).collect();
-    let same = actual.len() == wanted.len()
-        && actual.iter().zip(&wanted).all(|(a, w)| match w.strip_suffix("=*") {
-            Some(name) => a.split_once('=').is_some_and(|(n, _)| n == name),
-            None => a == w,
-        });
+    let matches = |actual: &str, wanted: &str| {
+        let (Some((a_name, a_value)), Some((w_name, w_value))) = (actual.split_once('='), wanted.split_once('=')) else {
+            return actual == wanted;
+        };
+        if a_name != w_name {
+            return false;
+        }
+        if w_value == "*" {
+            return true;
+        }
+        if let Some((low, high)) = w_value.split_once("..") {
+            let parse = |s: &str| s.parse::<i64>().ok();
+            return matches!((parse(a_value), parse(low), parse(high)), (Some(v), Some(l), Some(h)) if l <= v && v <= h);
+        }
+        a_value == w_value
+    };
+    let same = actual.len() == wanted.len() && actual.iter().zip(&wanted).all(|(a, w)| matches(a, w));
     if !same {
         return Err(failure(exchange, format!("cookie attributes: expected \"{expected}\", got \"{}\"", actual.join("; "))));
     }

@@ -33,6 +33,13 @@ pub struct ConformanceWorld {
     /// and the one it replaced.
     pub authenticator: Option<Authenticator>,
     pub previous_authenticator: Option<Authenticator>,
+    /// The TOTP code the scenario submitted last.
+    pub last_totp_code: Option<String>,
+    /// The identity's recovery codes, and the one used last.
+    pub recovery_codes: Vec<String>,
+    pub used_recovery_code: Option<String>,
+    /// The client a scenario had before it started "another" one.
+    pub first_client: Option<Client>,
     /// Every identity the scenario created, deleted when it ends.
     pub created_identities: Vec<String>,
 }

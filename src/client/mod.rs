@@ -12,6 +12,7 @@
 pub mod error;
 pub mod flow;
 pub mod http;
+mod enroll;
 mod sign_in;
 
 use std::fmt;
@@ -182,7 +183,7 @@ impl Client {
     }
 }
 
-fn with_accept(mut request: Request, accept: &str) -> Request {
+pub(crate) fn with_accept(mut request: Request, accept: &str) -> Request {
     request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept"));
     request.header("accept", accept)
 }

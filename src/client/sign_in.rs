@@ -14,17 +14,42 @@ impl Client {
     /// the second factor with its current code. Afterwards the client holds the
     /// session (cookie jar or session token).
     pub async fn sign_in(&mut self, person: &Person, authenticator: Option<&Authenticator>) -> Result<()> {
+        self.password_step(person).await?;
+        if let Some(authenticator) = authenticator {
+            self.second_factor(json!({"method": "totp", "totp_code": authenticator.current_code()})).await?;
+        }
+        Ok(())
+    }
+
+    /// The password step, whatever the profile makes of it: a complete AAL1 login,
+    /// or an AAL1 session with a request for the second factor (a browser 303 to
+    /// the AAL2 login, an SPA 422). Afterwards the client holds the AAL1 session.
+    pub async fn password_step(&mut self, person: &Person) -> Result<Exchange> {
         let flow = self.start_and_load(FlowKind::Login, &[]).await?;
         let password = json!({"method": "password", "identifier": person.email, "password": person.password});
         let answer = self.submit_flow(&flow, password).await?;
-        self.expect_signed_in(&answer, authenticator.is_some())?;
-        if let Some(authenticator) = authenticator {
-            let flow = self.start_and_load(FlowKind::Login, &[("aal", "aal2")]).await?;
-            let totp = json!({"method": "totp", "totp_code": authenticator.current_code()});
-            let answer = self.submit_flow(&flow, totp).await?;
-            self.expect_signed_in(&answer, false)?;
+        let accepted: &[u16] = match self.kind {
+            ClientKind::Browser => &[303],
+            ClientKind::Spa => &[200, 422],
+            ClientKind::Native => &[200],
+        };
+        if !accepted.contains(&answer.status.as_u16()) {
+            bail!("the password step of a {} client failed with {}\n{answer}", self.kind, answer.status);
         }
-        Ok(())
+        self.keep_session_token(&answer);
+        Ok(answer)
+    }
+
+    /// An AAL2 flow, submitted with `fields` (a TOTP or recovery code).
+    pub async fn second_factor(&mut self, fields: Value) -> Result<Exchange> {
+        let flow = self.start_and_load(FlowKind::Login, &[("aal", "aal2")]).await?;
+        let answer = self.submit_flow(&flow, fields).await?;
+        let expected = if self.kind == ClientKind::Browser { 303 } else { 200 };
+        if answer.status.as_u16() != expected {
+            bail!("the second factor of a {} client failed with {}\n{answer}", self.kind, answer.status);
+        }
+        self.keep_session_token(&answer);
+        Ok(answer)
     }
 
     /// Starts a flow and loads it as the UI would.
@@ -45,20 +70,23 @@ impl Client {
         self.submit(&flow.ui.action, fields).await
     }
 
-    /// A password or TOTP step went through. `aal2_pending`: the identity has a
-    /// second factor, so the password step ends at AAL1 with a request for more.
-    fn expect_signed_in(&mut self, answer: &Exchange, aal2_pending: bool) -> Result<()> {
-        let ok = match (self.kind, aal2_pending) {
-            (ClientKind::Browser, _) => answer.status.as_u16() == 303,
-            (ClientKind::Spa, true) => answer.status.as_u16() == 422,
-            (ClientKind::Spa, false) | (ClientKind::Native, _) => answer.status.as_u16() == 200,
-        };
-        if !ok {
-            bail!("signing in as a {} client failed with {}\n{answer}", self.kind, answer.status);
-        }
-        if self.kind == ClientKind::Native {
-            self.keep_session_token(answer);
-        }
-        Ok(())
+    /// `GET /self-service/logout/browser`: a browser or SPA asks for its logout URL
+    /// (always JSON).
+    pub async fn logout_url(&self) -> Result<Exchange> {
+        let request = self.request(reqwest::Method::GET, self.kratos.public("self-service/logout/browser"), super::Body::Empty);
+        self.http.send(super::with_accept(request, "application/json")).await
+    }
+
+    /// `DELETE /self-service/logout/api` with `{"session_token": ...}`.
+    pub async fn logout_token(&self, token: &str) -> Result<Exchange> {
+        let body = super::Body::Json(json!({"session_token": token}));
+        let request = self.request(reqwest::Method::DELETE, self.kratos.public("self-service/logout/api"), body);
+        self.http.send(request).await
+    }
+
+    /// A GET of any URL Kratos sent the client to, with its cookies or token.
+    pub async fn get(&self, url: &str) -> Result<Exchange> {
+        let request = self.request(reqwest::Method::GET, url::Url::parse(url)?, super::Body::Empty);
+        self.http.send(request).await
     }
 }

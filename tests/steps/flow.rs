@@ -1,11 +1,12 @@
 //! The current flow: its nodes, messages and state, whatever kind it is.
 
 use anyhow::{Context, Result};
+use cucumber::gherkin::Step;
 use cucumber::then;
 use kratos_conformance::check;
 use kratos_conformance::client::Exchange;
 use kratos_conformance::ConformanceWorld;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The exchange the current flow came from, for failure reports.
 fn source(world: &ConformanceWorld) -> Result<Exchange> {
@@ -73,4 +74,58 @@ async fn flow_message_text(world: &mut ConformanceWorld, message: u64, text: Str
 async fn flow_success(world: &mut ConformanceWorld) -> Result<()> {
     let exchange = source(world)?;
     check::json_field(&exchange, &world.flow()?.raw, "/state", &json!("success"))
+}
+
+/// The nodes as a table: `node` (name, or `name=value` for a submit), `group`,
+/// `type` (the input type; for other nodes, the node type) and `label` (its id).
+#[then("the flow's nodes are:")]
+async fn flow_node_table(world: &mut ConformanceWorld, step: &Step) -> Result<()> {
+    let table = step.table.as_ref().context("the step needs a table")?;
+    let expected: Vec<Vec<String>> = table.rows.iter().skip(1).cloned().collect();
+    let flow = world.flow()?;
+    let actual: Vec<Vec<String>> = flow
+        .ui
+        .nodes
+        .iter()
+        .zip(flow.node_names())
+        .map(|(node, name)| {
+            let kind = node.attr_str("type").map(str::to_string).unwrap_or_else(|| node.kind.clone());
+            vec![name, node.group.clone(), kind, node.label_id().map(|id| id.to_string()).unwrap_or_default()]
+        })
+        .collect();
+    check::equals(&source(world)?, "the nodes (node, group, type, label)", expected, actual)
+}
+
+#[then(expr = "the flow has the message {int}")]
+async fn flow_message(world: &mut ConformanceWorld, message: u64) -> Result<()> {
+    check::message_ids(&source(world)?, "ui.messages", &world.flow()?.ui.messages, &[message])
+}
+
+#[then("the flow's ui.nodes are null")]
+async fn nodes_null(world: &mut ConformanceWorld) -> Result<()> {
+    check::json_field(&source(world)?, &world.flow()?.raw, "/ui/nodes", &Value::Null)
+}
+
+/// The submitted code is not echoed back into the form.
+#[then(expr = "the node {string} carries no value")]
+async fn node_without_value(world: &mut ConformanceWorld, name: String) -> Result<()> {
+    let exchange = source(world)?;
+    let node = world.flow()?.node(&name).ok_or_else(|| check::failure(&exchange, format!("no node {name}")))?;
+    check::equals(&exchange, &format!("the value of {name}"), None, node.value())
+}
+
+#[then(expr = "the flow's return_to is {string}")]
+async fn flow_return_to(world: &mut ConformanceWorld, url: String) -> Result<()> {
+    check::json_field(&source(world)?, &world.flow()?.raw, "/return_to", &json!(url))
+}
+
+/// `expires_at` is `issued_at` plus the flow's lifespan, to the nanosecond.
+#[then(expr = "the flow expires {int} minutes after it was issued")]
+async fn flow_lifespan(world: &mut ConformanceWorld, minutes: u64) -> Result<()> {
+    let flow = world.flow()?;
+    let exchange = source(world)?;
+    let at = |field: &str| flow.str_field(field).and_then(|t| humantime::parse_rfc3339(t).ok());
+    let (issued, expires) = (at("issued_at"), at("expires_at"));
+    let lifespan = issued.zip(expires).and_then(|(i, e)| e.duration_since(i).ok());
+    check::equals(&exchange, "expires_at - issued_at", Some(std::time::Duration::from_secs(minutes * 60)), lifespan)
 }

@@ -5,7 +5,8 @@ use cucumber::{given, then, when};
 use kratos_conformance::check;
 use kratos_conformance::client::{ClientKind, FlowKind};
 use kratos_conformance::identity::{DEFAULT_SCHEMA, Identity, Person};
-use kratos_conformance::totp::{Authenticator, OtpAuthUrl};
+use kratos_conformance::totp::OtpAuthUrl;
+use kratos_conformance::world::Csrf;
 use kratos_conformance::ConformanceWorld;
 use serde_json::{Value, json};
 
@@ -79,24 +80,73 @@ async fn identity_with_schema(world: &mut ConformanceWorld, schema: String) -> R
     Ok(())
 }
 
-/// Pairs TOTP the way a native app does (the quickest way through the settings
-/// flow); what pairing itself answers is asserted in enrollment.feature.
-#[given("an identity with a password and a paired authenticator app")]
-async fn identity_with_totp(world: &mut ConformanceWorld) -> Result<()> {
+/// Enrolls second factors the way a native app does (the quickest way through
+/// the settings flow); what enrollment answers is asserted in enrollment.feature.
+#[given(regex = r"^an identity with a password(?:, | and )(a paired authenticator app|recovery codes|a paired authenticator app and recovery codes)$")]
+async fn identity_with_second_factors(world: &mut ConformanceWorld, factors: String) -> Result<()> {
     let identity = world.create_identity(DEFAULT_SCHEMA).await?;
     let mut app = world.new_client(ClientKind::Native).await?;
     app.sign_in(&identity.person, None).await?;
-    let flow = app.start_and_load(FlowKind::Settings, &[]).await?;
-    let secret = flow
-        .node_by_id("totp_secret_key")
-        .and_then(|n| n.attributes.pointer("/text/context/secret")?.as_str())
-        .context("the settings flow shows no TOTP secret")?;
-    let authenticator = Authenticator::from_secret(secret)?;
-    let paired = app.submit_flow(&flow, json!({"method": "totp", "totp_code": authenticator.current_code()})).await?;
-    check::status(&paired, 200)?;
+    if factors.contains("authenticator app") {
+        world.authenticator = Some(app.pair_totp().await?);
+    }
+    if factors.contains("recovery codes") {
+        world.recovery_codes = app.generate_recovery_codes().await?;
+    }
     world.identity = Some(identity);
-    world.authenticator = Some(authenticator);
     Ok(())
+}
+
+#[given(expr = "a native client signed in with the password and a recovery code")]
+async fn signed_in_with_recovery_code(world: &mut ConformanceWorld) -> Result<()> {
+    let mut client = world.new_client(ClientKind::Native).await?;
+    client.password_step(&world.identity()?.person).await?;
+    let code = world.recovery_codes.first().context("the identity has no recovery codes")?.clone();
+    client.second_factor(json!({"method": "lookup_secret", "lookup_secret": code})).await?;
+    world.used_recovery_code = Some(code);
+    world.client = Some(client);
+    Ok(())
+}
+
+#[when(regex = r"^it submits (one of the recovery codes|the same recovery code|a recovery code nobody was given)$")]
+async fn submits_recovery_code(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let code = match which.as_str() {
+        "one of the recovery codes" => {
+            let unused = world.recovery_codes.iter().find(|c| Some(*c) != world.used_recovery_code.as_ref());
+            unused.context("the identity has no unused recovery codes")?.clone()
+        }
+        "the same recovery code" => world.used_recovery_code.clone().context("no recovery code was used yet")?,
+        // Recovery codes are 8 lowercase letters and digits; this one is out of that alphabet.
+        _ => "NOTACODE".to_string(),
+    };
+    if which == "one of the recovery codes" {
+        world.used_recovery_code = Some(code.clone());
+    }
+    world.submit_to_flow(None, json!({"method": "lookup_secret", "lookup_secret": code}), Csrf::FromFlow, &[]).await
+}
+
+#[when("the first client reveals its recovery codes in a settings flow")]
+async fn first_client_reveals(world: &mut ConformanceWorld) -> Result<()> {
+    let first = world.first_client.clone().context("there is no first client")?;
+    let flow = first.start_and_load(FlowKind::Settings, &[]).await?;
+    let revealed = first.submit_flow(&flow, json!({"lookup_secret_reveal": true})).await?;
+    check::status(&revealed, 200)?;
+    world.flow = Some(first.flow_from(FlowKind::Settings, &revealed).await?);
+    world.last = Some(revealed);
+    Ok(())
+}
+
+#[then(expr = "the used code is shown as used, with the message {int}")]
+async fn used_code_shown(world: &mut ConformanceWorld, message: u64) -> Result<()> {
+    let exchange = world.last()?;
+    let node = world.flow()?.node_by_id("lookup_secret_codes").ok_or_else(|| check::failure(exchange, "no lookup_secret_codes node"))?;
+    let secrets = node.attributes.pointer("/text/context/secrets").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ids: Vec<u64> = secrets.iter().filter_map(|s| s["id"].as_u64()).collect();
+    let used = world.used_recovery_code.clone().unwrap_or_default();
+    let shown: Vec<&str> = secrets.iter().filter_map(|s| s.pointer("/context/secret").and_then(Value::as_str)).collect();
+    check::equals(exchange, "how many codes are shown as used", 1, ids.iter().filter(|id| **id == message).count())?;
+    check::equals(exchange, "how many codes are shown as unused (1050009)", world.recovery_codes.len() - 1, ids.iter().filter(|id| **id == 1050009).count())?;
+    check::equals(exchange, "the used code is no longer shown", false, shown.contains(&used.as_str()))
 }
 
 #[then(regex = r"^the admin API shows a TOTP credential whose totp_url holds the (paired|new) secret$")]

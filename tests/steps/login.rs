@@ -1,10 +1,12 @@
 //! Clients, and starting flows.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use cucumber::{given, then, when};
 use kratos_conformance::check;
-use kratos_conformance::client::{ClientKind, Flow};
+use kratos_conformance::client::{ClientKind, Flow, FlowKind};
+use kratos_conformance::world::Csrf;
 use kratos_conformance::ConformanceWorld;
+use serde_json::json;
 
 use super::response::flow_kind;
 
@@ -25,7 +27,10 @@ async fn signed_in(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()>
 #[given(expr = "a(n) {client} client signed in with the password and the TOTP code")]
 async fn signed_in_with_totp(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
     let mut client = world.new_client(kind).await?;
-    client.sign_in(&world.identity()?.person, Some(world.authenticator()?)).await?;
+    client.password_step(&world.identity()?.person).await?;
+    let code = world.authenticator()?.current_code();
+    client.second_factor(json!({"method": "totp", "totp_code": code})).await?;
+    world.last_totp_code = Some(code);
     world.client = Some(client);
     Ok(())
 }
@@ -35,17 +40,8 @@ async fn signed_in_with_totp(world: &mut ConformanceWorld, kind: ClientKind) -> 
 #[when(regex = r"^it starts a (login|settings|registration) flow$")]
 async fn starts_flow(world: &mut ConformanceWorld, kind: String) -> Result<()> {
     let kind = flow_kind(&kind);
-    let client = world.client()?.clone();
-    let exchange = client.start_flow(kind, &[]).await?;
-    world.flow_kind = Some(kind);
-    let carries_flow = match exchange.status.as_u16() {
-        200 => exchange.json().is_ok_and(|b| b.get("ui").is_some()),
-        303 => exchange.location().and_then(kratos_conformance::client::flow_id_in).is_some(),
-        _ => false,
-    };
-    world.flow = if carries_flow { Some(client.flow_from(kind, &exchange).await?) } else { None };
-    world.last = Some(exchange);
-    world.read_offered_totp_secret()
+    let exchange = world.client()?.start_flow(kind, &[]).await?;
+    load_started(world, kind, exchange).await
 }
 
 #[then(expr = "the flow is a(n) {string} flow for {string}, posting to its own id")]
@@ -54,7 +50,8 @@ async fn flow_type(world: &mut ConformanceWorld, kind: String, aal: String) -> R
     let exchange = world.transcript.last().expect("a flow came from an exchange");
     check::equals(&exchange, "type", Some(kind.as_str()), flow.str_field("type"))?;
     check::equals(&exchange, "requested_aal", Some(aal.as_str()), flow.str_field("requested_aal"))?;
-    let action = world.client()?.kratos.public(&format!("self-service/login?flow={}", flow.id));
+    let flow_path = if world.flow_kind == Some(FlowKind::Settings) { "settings" } else { "login" };
+    let action = world.client()?.kratos.public(&format!("self-service/{flow_path}?flow={}", flow.id));
     check::equals(&exchange, "ui.action", action.as_str(), flow.ui.action.as_str())?;
     check::equals(&exchange, "ui.method", "POST", flow.ui.method.as_str())
 }
@@ -74,4 +71,110 @@ async fn csrf_node_empty(world: &mut ConformanceWorld) -> Result<()> {
     let flow = world.flow()?;
     let exchange = world.transcript.last().expect("a flow came from an exchange");
     check::equals(&exchange, "the csrf_token node's value", Some(""), flow.csrf_token())
+}
+
+#[given(expr = "a(n) {client} client that has completed the password step")]
+async fn password_step_done(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
+    let mut client = world.new_client(kind).await?;
+    client.password_step(&world.identity()?.person).await?;
+    world.client = Some(client);
+    Ok(())
+}
+
+#[when("another native client completes the password step")]
+async fn another_password_step(world: &mut ConformanceWorld) -> Result<()> {
+    let mut client = world.new_client(ClientKind::Native).await?;
+    client.password_step(&world.identity()?.person).await?;
+    world.first_client = world.client.replace(client);
+    Ok(())
+}
+
+#[when(expr = "it starts a login flow with {string}")]
+async fn starts_login_with(world: &mut ConformanceWorld, query: String) -> Result<()> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let client = world.client()?.clone();
+    let exchange = client.start_flow(FlowKind::Login, &pairs).await?;
+    load_started(world, FlowKind::Login, exchange).await
+}
+
+#[when(regex = r"^it submits (the identifier and the password|the identifier and a wrong password|an unknown identifier and a password)$")]
+async fn submits_password(world: &mut ConformanceWorld, what: String) -> Result<()> {
+    let person = world.identity()?.person.clone();
+    let (identifier, password) = match what.as_str() {
+        "the identifier and the password" => (person.email, person.password),
+        "the identifier and a wrong password" => (person.email, format!("{}-wrong", person.password)),
+        _ => (format!("unknown.{}", person.email), person.password),
+    };
+    let fields = json!({"method": "password", "identifier": identifier, "password": password});
+    world.submit_to_flow(None, fields, Csrf::FromFlow, &[]).await
+}
+
+#[when(expr = "it submits the identifier {string} and a password to a login flow id nobody issued")]
+async fn submit_to_unknown_login_flow(world: &mut ConformanceWorld, identifier: String) -> Result<()> {
+    let client = world.client()?.clone();
+    let flow = client.start_and_load(FlowKind::Login, &[]).await?;
+    // A well-formed id that Kratos never issued (a version 4 UUID, like Kratos' own).
+    let action = flow.ui.action.replace(&flow.id, "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60");
+    let mut fields = vec![
+        ("method".to_string(), json!("password")),
+        ("identifier".to_string(), json!(identifier)),
+        ("password".to_string(), json!("not-a-real-password-1")),
+    ];
+    if client.kind != ClientKind::Native {
+        fields.push(("csrf_token".into(), json!(flow.csrf_token().unwrap_or_default())));
+    }
+    world.last = Some(client.submit(&action, fields).await?);
+    Ok(())
+}
+
+#[when("the browser loses its cookies")]
+async fn loses_cookies(world: &mut ConformanceWorld) -> Result<()> {
+    world.client()?.http.clear_cookies();
+    Ok(())
+}
+
+#[when("the login UI fetches the flow by its id")]
+async fn ui_fetches_flow(world: &mut ConformanceWorld) -> Result<()> {
+    let id = world.flow()?.id.clone();
+    world.last = Some(world.client()?.fetch_flow(FlowKind::Login, &id).await?);
+    Ok(())
+}
+
+#[when("it forgets its session token")]
+async fn forgets_token(world: &mut ConformanceWorld) -> Result<()> {
+    world.client_mut()?.session_token = None;
+    Ok(())
+}
+
+/// What a browser does with a 303: it asks for the Location, with its cookies.
+#[when("it follows the redirect")]
+async fn follows_redirect(world: &mut ConformanceWorld) -> Result<()> {
+    let location = check::location(world.last()?)?.to_string();
+    let exchange = world.client()?.get(&location).await?;
+    load_started(world, FlowKind::Login, exchange).await
+}
+
+/// What an SPA does with a 422: it sends the browser to `redirect_browser_to`,
+/// which it fetches as JSON.
+#[when("it follows the redirect_browser_to URL")]
+async fn follows_redirect_browser_to(world: &mut ConformanceWorld) -> Result<()> {
+    let body = world.last()?.json()?;
+    let url = body.get("redirect_browser_to").and_then(|v| v.as_str()).context("no redirect_browser_to")?.to_string();
+    let exchange = world.client()?.get(&url).await?;
+    load_started(world, FlowKind::Login, exchange).await
+}
+
+/// Keeps the answer to a flow start and, where it carries a flow, loads it.
+async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, exchange: kratos_conformance::client::Exchange) -> Result<()> {
+    let client = world.client()?.clone();
+    world.flow_kind = Some(kind);
+    let carries_flow = match exchange.status.as_u16() {
+        200 => exchange.json().is_ok_and(|b| b.get("ui").is_some()),
+        303 => exchange.location().and_then(kratos_conformance::client::flow_id_in).is_some(),
+        _ => false,
+    };
+    world.flow = if carries_flow { Some(client.flow_from(kind, &exchange).await?) } else { None };
+    world.last = Some(exchange);
+    world.read_offered_totp_secret()
 }

@@ -10,3 +10,4 @@ mod response;
 mod session;
 mod registration;
 mod settings;
+mod totp;

@@ -41,14 +41,15 @@ async fn redirect_to_ui(world: &mut ConformanceWorld, kind: String) -> Result<()
     load_flow_by_id(world, kind, &id).await
 }
 
-#[then(expr = "Kratos answers 303 to the settings UI with a new flow and the message {int}")]
-async fn redirect_to_new_settings_flow(world: &mut ConformanceWorld, message: u64) -> Result<()> {
-    let id = redirect_to_ui_with_flow(world, FlowKind::Settings).await?;
+#[then(regex = r"^Kratos answers 303 to the (login|settings) UI with a new flow and the message (\d+)$")]
+async fn redirect_to_new_flow(world: &mut ConformanceWorld, kind: String, message: u64) -> Result<()> {
+    let kind = flow_kind(&kind);
+    let id = redirect_to_ui_with_flow(world, kind).await?;
     let old = world.flow()?.id.clone();
     if id == old {
         return Err(check::failure(world.last()?, "expected a new flow, got the expired one"));
     }
-    load_flow_by_id(world, FlowKind::Settings, &id).await?;
+    load_flow_by_id(world, kind, &id).await?;
     let exchange = world.transcript.last().context("the flow was fetched")?;
     check::message_ids(&exchange, "ui.messages", &world.flow()?.ui.messages, &[message])
 }
@@ -206,4 +207,43 @@ async fn error_ui_id(world: &mut ConformanceWorld) -> Result<String> {
         Some(id) if bare.as_str() == ui => Ok(id),
         _ => Err(check::failure(exchange, format!("expected a redirect to {ui}?id=<error id>, got {location}"))),
     }
+}
+
+#[then(expr = "it sets the session cookie with the attributes {string}")]
+async fn sets_session_cookie(world: &mut ConformanceWorld, attributes: String) -> Result<()> {
+    let name = session_cookie_name(world).await?;
+    let exchange = world.last()?;
+    let cookie = check::set_cookie(exchange, &name)?;
+    check::cookie_attributes(exchange, &cookie, &attributes)
+}
+
+#[then(expr = "it expires the session cookie with the attributes {string}")]
+async fn expires_session_cookie(world: &mut ConformanceWorld, attributes: String) -> Result<()> {
+    let name = session_cookie_name(world).await?;
+    let exchange = world.last()?;
+    // The value is an encoded empty session; what expires it are the attributes.
+    let cookie = check::set_cookie(exchange, &name)?;
+    check::cookie_attributes(exchange, &cookie, &attributes)
+}
+
+#[then("Kratos answers 422 with the error browser_location_change_required, redirecting to the AAL2 login")]
+async fn location_change_to_aal2(world: &mut ConformanceWorld) -> Result<()> {
+    let aal2_login = world.kratos().await?.public("self-service/login/browser?aal=aal2");
+    let exchange = world.last()?;
+    let error = check::error(exchange, 422, Some("browser_location_change_required"))?;
+    check::equals(exchange, "redirect_browser_to", Some(aal2_login.as_str()), error.redirect_browser_to())?;
+    let reason = format!("In order to complete this flow please redirect the browser to: {aal2_login}");
+    check::equals(exchange, "error.reason", Some(reason.as_str()), error.reason())
+}
+
+#[then(expr = "Kratos answers 303 to {string}")]
+async fn redirect_to_url(world: &mut ConformanceWorld, url: String) -> Result<()> {
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(url.as_str()), exchange.location())
+}
+
+async fn session_cookie_name(world: &mut ConformanceWorld) -> Result<String> {
+    let kratos = world.kratos().await?;
+    Ok(kratos.config.get("session.cookie.name").and_then(Value::as_str).unwrap_or("ory_kratos_session").to_string())
 }

@@ -59,3 +59,109 @@ fn session_is(exchange: &Exchange, session: &Value, aal: &str, methods: &str) ->
     let expected: Vec<&str> = methods.split(", ").collect();
     check::equals(exchange, "authentication_methods", expected, actual)
 }
+
+#[then("whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login")]
+async fn whoami_wants_aal2(world: &mut ConformanceWorld) -> Result<()> {
+    let aal2_login = world.kratos().await?.public("self-service/login/browser?aal=aal2");
+    let whoami = world.client()?.whoami().await?;
+    let error = check::error(&whoami, 403, Some("session_aal2_required"))?;
+    check::equals(&whoami, "redirect_browser_to", Some(aal2_login.as_str()), error.redirect_browser_to())
+}
+
+#[then("whoami refuses the client's session with 401")]
+async fn whoami_no_session(world: &mut ConformanceWorld) -> Result<()> {
+    let whoami = world.client()?.whoami().await?;
+    let error = check::error(&whoami, 401, None)?;
+    check::equals(&whoami, "error.reason", Some("No valid session credentials found in the request."), error.reason())
+}
+
+#[then(regex = r#"^that session is at "(aal\d)" with the methods "(.*)", without the identity$"#)]
+async fn that_session_without_identity(world: &mut ConformanceWorld, aal: String, methods: String) -> Result<()> {
+    let exchange = world.last()?;
+    let body = exchange.json()?;
+    let session = body.get("session").context("no session")?;
+    session_is(exchange, session, &aal, &methods)?;
+    check::json_field(exchange, session, "/identity", &Value::Null)
+}
+
+/// `authenticated_at` is the time of the last method, the TOTP step.
+#[then("the session was authenticated when the TOTP step completed")]
+async fn authenticated_at_totp(world: &mut ConformanceWorld) -> Result<()> {
+    let whoami = world.client()?.whoami().await?;
+    let body = whoami.json()?;
+    let completed = body["authentication_methods"].as_array().and_then(|m| m.last()).map(|m| m["completed_at"].clone());
+    let seconds = |v: Option<&Value>| v.and_then(Value::as_str).map(|t| t.split('.').next().unwrap_or(t).trim_end_matches('Z').to_string());
+    check::equals(&whoami, "authenticated_at (to the second)", seconds(completed.as_ref()), seconds(body.get("authenticated_at")))
+}
+
+#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token), continuing with (nothing|a redirect to the default return URL|a redirect to .*)$")]
+async fn session_continuing(world: &mut ConformanceWorld, token: String, continuing: String) -> Result<()> {
+    let exchange = world.last()?.clone();
+    check::status(&exchange, 200)?;
+    let body = exchange.json()?;
+    if body.get("session").is_none_or(Value::is_null) {
+        return Err(check::failure(&exchange, "expected a session in the body"));
+    }
+    let received = body.get("session_token").and_then(Value::as_str);
+    match token.as_str() {
+        "no token" => check::equals(&exchange, "session_token", None, received)?,
+        "the same session token" => {
+            let held = world.client()?.session_token.clone();
+            check::equals(&exchange, "session_token (the AAL1 session's, upgraded in place)", held.as_deref(), received)?
+        }
+        _ => check::equals(&exchange, "a session_token starting ory_st_", true, received.is_some_and(|t| t.starts_with("ory_st_")))?,
+    }
+    let expected = match continuing.as_str() {
+        "nothing" => Value::Null,
+        "a redirect to the default return URL" => {
+            let url = world.kratos().await?.config.string("selfservice.default_browser_return_url")?.to_string();
+            json!([{"action": "redirect_browser_to", "redirect_browser_to": url}])
+        }
+        other => {
+            let url = other.trim_start_matches("a redirect to ").trim_matches('"');
+            json!([{"action": "redirect_browser_to", "redirect_browser_to": url}])
+        }
+    };
+    check::json_field(&exchange, &body, "/continue_with", &expected)?;
+    world.client_mut()?.keep_session_token(&exchange);
+    Ok(())
+}
+
+#[when("it asks for a logout URL")]
+async fn asks_logout_url(world: &mut ConformanceWorld) -> Result<()> {
+    world.last = Some(world.client()?.logout_url().await?);
+    Ok(())
+}
+
+#[then("Kratos answers 200 with a logout token and a logout URL")]
+async fn logout_token_and_url(world: &mut ConformanceWorld) -> Result<()> {
+    let kratos = world.kratos().await?;
+    let exchange = world.last()?;
+    check::status(exchange, 200)?;
+    let body = exchange.json()?;
+    let token = body["logout_token"].as_str().unwrap_or_default().to_string();
+    kratos_conformance::redact::register(token.clone());
+    check::equals(exchange, "logout_token starts with ory_lo_", true, token.starts_with("ory_lo_"))?;
+    let expected = kratos.public(&format!("self-service/logout?token={token}"));
+    check::json_field(exchange, &body, "/logout_url", &json!(expected.as_str()))
+}
+
+#[when("it follows the logout URL")]
+async fn follows_logout_url(world: &mut ConformanceWorld) -> Result<()> {
+    let url = world.last()?.json()?["logout_url"].as_str().context("no logout_url")?.to_string();
+    world.last = Some(world.client()?.get(&url).await?);
+    Ok(())
+}
+
+#[when("it logs out with its session token")]
+async fn logs_out_with_token(world: &mut ConformanceWorld) -> Result<()> {
+    let token = world.client()?.session_token.clone().context("the client holds no session token")?;
+    world.last = Some(world.client()?.logout_token(&token).await?);
+    Ok(())
+}
+
+#[when(expr = "it logs out with the session token {string}")]
+async fn logs_out_with_given_token(world: &mut ConformanceWorld, token: String) -> Result<()> {
+    world.last = Some(world.client()?.logout_token(&token).await?);
+    Ok(())
+}

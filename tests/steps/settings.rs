@@ -39,32 +39,6 @@ async fn secret_key_node(world: &mut ConformanceWorld, message: u64) -> Result<(
     check::equals(&exchange, "the totp_secret_key node's text", Some(&expected), node.attributes.get("text"))
 }
 
-#[when("it submits the TOTP code of the current step")]
-async fn submit_current_code(world: &mut ConformanceWorld) -> Result<()> {
-    let code = current_code(world).await?;
-    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &[]).await
-}
-
-#[when(expr = "it submits the TOTP code {string}")]
-async fn submit_code(world: &mut ConformanceWorld, code: String) -> Result<()> {
-    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &[]).await
-}
-
-#[when(regex = r"^it submits the TOTP code of the current step with (no csrf_token|a wrong csrf_token)$")]
-async fn submit_code_csrf(world: &mut ConformanceWorld, csrf: String) -> Result<()> {
-    let code = current_code(world).await?;
-    let csrf = if csrf.starts_with("no") { Csrf::Omitted } else { Csrf::Wrong };
-    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), csrf, &[]).await
-}
-
-#[when(expr = "it submits the TOTP code of the current step with the header {string}")]
-async fn submit_code_with_header(world: &mut ConformanceWorld, header: String) -> Result<()> {
-    let code = current_code(world).await?;
-    let (name, value) = header.split_once(": ").context("a header is written \"Name: value\"")?;
-    let headers = [(name.to_string(), value.to_string())];
-    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &headers).await
-}
-
 #[when(expr = "it submits the settings form with only {string}")]
 async fn submit_only(world: &mut ConformanceWorld, fields: String) -> Result<()> {
     world.submit_to_flow(None, parse_fields(&fields), Csrf::Omitted, &[]).await

@@ -1,0 +1,463 @@
+@login
+Feature: Login with a password, then TOTP, to reach AAL2
+  Kratos' login is two flows when an identity has a second factor: a first flow
+  for the password ends with an AAL1 session, and a second flow, started with
+  `aal=aal2` while holding that session, upgrades it with a TOTP code (or a
+  recovery code) to AAL2.
+
+  What the password step answers depends on `session.whoami.required_aal`: with
+  `highest_available` (the strict profile, the default) Kratos asks for the second
+  factor right away; with `aal1` (the lax profile) the password alone is a
+  complete login and the client asks for AAL2 when it wants it.
+
+  Browsers get 303 redirects and cookies, SPAs get JSON and cookies, native apps
+  get JSON and a session token. Nobody follows the redirects for the client: the
+  scenarios assert each one.
+
+  Rule: A login flow starts with the password form
+
+    Scenario Outline: A <client> client starts a login flow
+      Given a <client> client
+      When it starts a login flow
+      Then Kratos answers <answer>
+      And the flow is a "<type>" flow for "aal1", posting to its own id
+      And the flow expires 10 minutes after it was issued
+      And the flow's nodes are:
+        | node            | group    | type     | label   |
+        | csrf_token      | default  | hidden   |         |
+        | identifier      | default  | text     | 1070002 |
+        | password        | password | password | 1070001 |
+        | method=password | password | submit   | 1010022 |
+
+      Examples:
+        | client  | answer                 | type    |
+        | browser | 303 to the login UI    | browser |
+        | SPA     | 200 with the flow      | browser |
+        | native  | 200 with the flow      | api     |
+
+    Scenario: A browser login flow cannot be fetched without its CSRF cookie
+      Given a browser client
+      When it starts a login flow
+      And the browser loses its cookies
+      And the login UI fetches the flow by its id
+      Then Kratos answers 403 with the error security_csrf_violation
+
+  Rule: Under the strict profile, the password step of an identity with TOTP asks for the second factor
+
+    Scenario: A browser's password step ends at the AAL2 login, with an AAL1 session and a new CSRF cookie
+      Given an identity with a password and a paired authenticator app
+      And a browser client
+      When it starts a login flow
+      And it submits the identifier and the password
+      Then Kratos answers 303 to "self-service/login/browser?aal=aal2" on the public API
+      And it sets the session cookie with the attributes "Path=/; Expires=*; Max-Age=86399..86400; HttpOnly; SameSite=Lax"
+      And it sets the CSRF cookie with the attributes "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+
+    Scenario: An SPA's password step is answered 422, sending the browser to the AAL2 login
+      Given an identity with a password and a paired authenticator app
+      And an SPA client
+      When it starts a login flow
+      And it submits the identifier and the password
+      Then Kratos answers 422 with the error browser_location_change_required, redirecting to the AAL2 login
+      And it sets the session cookie with the attributes "Path=/; Expires=*; Max-Age=86399..86400; HttpOnly; SameSite=Lax"
+      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+
+    Scenario: A native app's password step gets a session token for an AAL1 session without the identity
+      Given an identity with a password and a paired authenticator app
+      And a native client
+      When it starts a login flow
+      And it submits the identifier and the password
+      Then Kratos answers 200 with a session and a session token
+      And that session is at "aal1" with the methods "password", without the identity
+      And Kratos sets no cookie
+      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+
+  Rule: The AAL2 flow takes the TOTP code and upgrades the session
+
+    Scenario Outline: A <client> client completes the second factor with TOTP
+      Given an identity with a password and a paired authenticator app
+      And a <client> client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      Then Kratos answers <aal2 answer>
+      And the flow is a "<type>" flow for "aal2", posting to its own id
+      And the flow has the message 1010004
+      And the flow's nodes are:
+        | node        | group   | type   | label   |
+        | csrf_token  | default | hidden |         |
+        | totp_code   | totp    | text   | 1010006 |
+        | method=totp | totp    | submit | 1010009 |
+      When it submits the TOTP code of the current step
+      Then Kratos answers <answer>
+      And the client has a session at "aal2" with the methods "password, totp"
+      And the session was authenticated when the TOTP step completed
+
+      Examples:
+        | client  | aal2 answer         | type    | answer                                                              |
+        | browser | 303 to the login UI | browser | 303 to the default return URL                                       |
+        | SPA     | 200 with the flow   | browser | 200 with a session and no token, continuing with a redirect to the default return URL |
+        | native  | 200 with the flow   | api     | 200 with a session and the same session token, continuing with nothing |
+
+    Scenario Outline: A <client> client cannot start an AAL2 flow without a session
+      Given a <client> client
+      When it starts a login flow with "aal=aal2"
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                                                                                                   |
+        | browser | 303 to the error UI for session_aal1_required                                                             |
+        | SPA     | 401 with the error session_aal1_required, because "You can not requested a higher AAL (AAL2/AAL3) without an active session." |
+        | native  | 401 with the error session_aal1_required, because "You can not requested a higher AAL (AAL2/AAL3) without an active session." |
+
+    Scenario Outline: A <client> client that already is at AAL2 cannot start another AAL2 flow
+      Given an identity with a password and a paired authenticator app
+      And a <client> client signed in with the password and the TOTP code
+      When it starts a login flow with "aal=aal2"
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                                                                                                                              |
+        | browser | 303 to the default return URL                                                                                                       |
+        | SPA     | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
+        | native  | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
+
+    Scenario: An identity without a second factor gets an AAL2 flow with nothing to submit
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a login flow with "aal=aal2"
+      Then Kratos answers 200 with the flow
+      And the flow's ui.nodes are null
+
+  Rule: Under the lax profile, the password alone is a complete AAL1 login
+
+    @profile:lax
+    Scenario Outline: A <client> client with TOTP logs in with the password alone, then upgrades
+      Given an identity with a password and a paired authenticator app
+      And a <client> client
+      When it starts a login flow
+      And it submits the identifier and the password
+      Then Kratos answers <answer>
+      And the client has a session at "aal1" with the methods "password"
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step
+      Then the client has a session at "aal2" with the methods "password, totp"
+
+      Examples:
+        | client  | answer                                                                                |
+        | browser | 303 to the default return URL                                                         |
+        | SPA     | 200 with a session and no token, continuing with a redirect to the default return URL |
+        | native  | 200 with a session and a session token, continuing with nothing                       |
+
+  Rule: Logging out ends the session
+
+    Scenario: A browser logs out through the logout URL Kratos gives it
+      Given an identity with a password and a paired authenticator app
+      And a browser client signed in with the password and the TOTP code
+      When it asks for a logout URL
+      Then Kratos answers 200 with a logout token and a logout URL
+      When it follows the logout URL
+      Then Kratos answers 303 to "http://127.0.0.1:4455/login"
+      And it expires the session cookie with the attributes "Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; SameSite=Lax"
+      And it sets the CSRF cookie with the attributes "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+      And whoami refuses the client's session with 401
+
+    Scenario: An SPA logs out through the logout URL Kratos gives it
+      Given an identity with a password and a paired authenticator app
+      And an SPA client signed in with the password and the TOTP code
+      When it asks for a logout URL
+      Then Kratos answers 200 with a logout token and a logout URL
+      When it follows the logout URL
+      Then Kratos answers 204
+      And whoami refuses the client's session with 401
+
+    Scenario: A native app logs out with its session token
+      Given an identity with a password and a paired authenticator app
+      And a native client signed in with the password and the TOTP code
+      When it logs out with its session token
+      Then Kratos answers 204
+      And whoami refuses the client's session with 401
+
+    Scenario: A native app cannot log out with a token Kratos never issued
+      Given a native client
+      When it logs out with the session token "ory_st_notatokenkratoseverissued000"
+      Then Kratos answers 403 with an error without id, whose reason is "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
+
+  Rule: A recovery code (lookup secret) is a second factor too, and works once
+
+    Scenario Outline: A <client> client completes the second factor with a recovery code
+      Given an identity with a password and recovery codes
+      And a <client> client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      Then the flow's nodes are "csrf_token, lookup_secret, method=lookup_secret"
+      When it submits one of the recovery codes
+      Then Kratos answers <answer>
+      And the client has a session at "aal2" with the methods "password, lookup_secret"
+
+      Examples:
+        | client  | answer                                                                                |
+        | browser | 303 to the default return URL                                                         |
+        | SPA     | 200 with a session and no token, continuing with a redirect to the default return URL |
+        | native  | 200 with a session and the same session token, continuing with nothing                |
+
+    Scenario: A recovery code is accepted once, then refused, and settings shows it as used
+      Given an identity with a password and recovery codes
+      And a native client signed in with the password and a recovery code
+      When another native client completes the password step
+      And it starts a login flow with "aal=aal2"
+      And it submits the same recovery code
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000012 saying "This backup recovery code has already been used."
+      When it submits a recovery code nobody was given
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000016 saying "The backup recovery code is not valid."
+      When the first client reveals its recovery codes in a settings flow
+      Then the used code is shown as used, with the message 1050014
+
+    Scenario: An identity with TOTP and recovery codes is offered both
+      Given an identity with a password, a paired authenticator app and recovery codes
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      Then the flow's nodes are "csrf_token, totp_code, method=totp, lookup_secret, method=lookup_secret"
+
+  Rule: TOTP codes are checked with a window of one step either side
+
+    Scenario Outline: A code of <which> is <verdict>
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of <which>
+      Then Kratos answers <answer>
+
+      Examples:
+        | which           | verdict  | answer                                                                 |
+        | the previous step | accepted | 200 with a session and the same session token, continuing with nothing |
+        | the next step     | accepted | 200 with a session and the same session token, continuing with nothing |
+        | two steps ago     | refused  | 400 with the flow                                                      |
+        | two steps ahead   | refused  | 400 with the flow                                                      |
+
+    Scenario: A code padded with spaces is accepted
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step, padded with spaces
+      Then Kratos answers 200 with a session and the same session token, continuing with nothing
+
+    # Kratos turns JSON values into form values, so a number is read as its
+    # digits: the code is checked, not refused for its type. (A valid code with a
+    # leading zero cannot travel as a JSON number at all.)
+    Scenario: A code sent as a JSON number is checked as its digits
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code 111111 as a JSON number
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000008
+
+    @deviation
+    Scenario: The same TOTP code logs in twice (no replay protection)
+      Given an identity with a password and a paired authenticator app
+      And a native client signed in with the password and the TOTP code
+      When another native client completes the password step
+      And it starts a login flow with "aal=aal2"
+      And it submits the same TOTP code again
+      Then Kratos answers 200 with a session and the same session token, continuing with nothing
+
+  Rule: Wrong or malformed second factors are refused with the flow and a message
+
+    Scenario Outline: A <client> client submits a wrong TOTP code: <why>
+      Given an identity with a password and a paired authenticator app
+      And a <client> client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code <code>
+      Then Kratos answers <answer>
+      And <where> has the message <message>
+      And the node "totp_code" carries no value
+      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+
+      Examples:
+        | client  | why          | code          | answer              | where                 | message |
+        | browser | wrong code   | "111111"      | 303 to the login UI | the flow              | 4000008 |
+        | SPA     | wrong code   | "111111"      | 400 with the flow   | the flow              | 4000008 |
+        | native  | wrong code   | "111111"      | 400 with the flow   | the flow              | 4000008 |
+        | browser | empty code   | ""            | 303 to the login UI | the node "totp_code"  | 4000002 |
+        | SPA     | empty code   | ""            | 400 with the flow   | the node "totp_code"  | 4000002 |
+        | native  | empty code   | ""            | 400 with the flow   | the node "totp_code"  | 4000002 |
+        | native  | too short    | "12345"       | 400 with the flow   | the node "totp_code"  | 4000003 |
+        | native  | too long     | "1111111111"  | 400 with the flow   | the flow              | 4000008 |
+        | native  | not digits   | "abcdef"      | 400 with the flow   | the flow              | 4000008 |
+
+    Scenario: A wrong code, then the right one, in the same flow
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code "111111"
+      Then Kratos answers 400 with the flow
+      When it submits the TOTP code of the current step
+      Then Kratos answers 200 with a session and the same session token, continuing with nothing
+
+    Scenario: TOTP cannot be the first factor
+      Given an identity with a password and a paired authenticator app
+      And a native client
+      When it starts a login flow
+      And it submits the TOTP code of the current step
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4010002 saying "Could not find a strategy to log you in with. Did you fill out the form correctly?"
+
+    Scenario: An identity without TOTP is told it has no TOTP device
+      Given an identity with a password
+      And a native client signed in with the password
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code "123456"
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000011 saying "You have no TOTP device set up."
+
+    Scenario: A native AAL2 flow submitted without the session token is refused
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it forgets its session token
+      And it submits the TOTP code of the current step
+      Then Kratos answers 401 with the error session_aal1_required
+
+    Scenario: A native flow refuses a body that is not a JSON object
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the JSON body "42"
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000001 saying "Expected JSON sent in request body to be an object but got: Number"
+
+  Rule: The password step refuses wrong credentials without telling which part was wrong
+
+    Scenario Outline: A <client> client submits <what>
+      Given an identity with a password
+      And a <client> client
+      When it starts a login flow
+      And it submits <what>
+      Then Kratos answers <answer>
+      And the flow has the message 4000006 saying "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number."
+
+      Examples:
+        | client  | what                                  | answer              |
+        | browser | the identifier and a wrong password   | 303 to the login UI |
+        | SPA     | the identifier and a wrong password   | 400 with the flow   |
+        | native  | the identifier and a wrong password   | 400 with the flow   |
+        | native  | an unknown identifier and a password  | 400 with the flow   |
+
+  Rule: CSRF protection: browser flows need the token, native flows must not look like browsers
+
+    Scenario Outline: A <client> client's second factor without a valid CSRF token is refused: <why>
+      Given an identity with a password and a paired authenticator app
+      And a <client> client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step with <csrf>
+      Then Kratos answers <answer>
+      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+
+      Examples:
+        | client  | why            | csrf               | answer                                          |
+        | browser | token left out | no csrf_token      | 303 to the error UI for security_csrf_violation |
+        | browser | token is wrong | a wrong csrf_token | 303 to the error UI for security_csrf_violation |
+        | SPA     | token left out | no csrf_token      | 403 with the error security_csrf_violation      |
+        | SPA     | token is wrong | a wrong csrf_token | 403 with the error security_csrf_violation      |
+
+    Scenario Outline: A native login flow refuses a request that carries a browser's <header> header
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step with the header "<header>: <value>"
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000001
+
+      Examples:
+        | header | value                   |
+        | Cookie | theme=dark              |
+        | Origin | https://app.example.org |
+
+  Rule: Flows expire, cannot be made up, and are checked against their parameters
+
+    @profile:short-lived
+    Scenario Outline: A <client> client submits the password to an expired login flow
+      Given an identity with a password
+      And a <client> client
+      When it starts a login flow
+      And the flow has expired
+      And it submits the identifier and the password
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                                                      |
+        | browser | 303 to the login UI with a new flow and the message 4010001 |
+        | SPA     | 410 with the error self_service_flow_expired and a new flow id |
+        | native  | 410 with the error self_service_flow_expired and a new flow id |
+
+    @profile:short-lived
+    Scenario: A native client submits TOTP to an expired AAL2 flow while holding its AAL1 session
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And the flow has expired
+      And it submits the TOTP code of the current step
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000001 saying "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?"
+
+    Scenario Outline: A <client> client submits to a login flow id nobody issued
+      Given a <client> client
+      When it submits the identifier "someone@example.org" and a password to a login flow id nobody issued
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                       |
+        | browser | 303 to the error UI          |
+        | SPA     | 404 with an error without id |
+        | native  | 404 with an error without id |
+
+    Scenario: A native client asks for an assurance level that does not exist
+      Given a native client
+      When it starts a login flow with "aal=aal0"
+      Then Kratos answers 400 with an error without id, whose reason is "Unable to parse AuthenticationMethod Assurance Level (AAL): expected one of [aal1, aal2] but got aal0"
+
+    Scenario Outline: A <client> client asks to return to a URL that is not allowed
+      Given a <client> client
+      When it starts a login flow with "return_to=https://evil.example.com/"
+      Then Kratos answers <answer>
+
+      Examples:
+        | client  | answer                                                                                                         |
+        | browser | 303 to the error UI for self_service_flow_return_to_forbidden                                                  |
+        | SPA     | 400 with the error self_service_flow_return_to_forbidden, because 'Requested return_to URL "https://evil.example.com/" is not allowed.' |
+        | native  | 400 with the error self_service_flow_return_to_forbidden, because 'Requested return_to URL "https://evil.example.com/" is not allowed.' |
+
+    Scenario: A browser's allowed return_to is kept through the AAL2 step (ory/kratos#2172)
+      Given an identity with a password and a paired authenticator app
+      And a browser client
+      When it starts a login flow with "return_to=http://127.0.0.1:4455/after-login"
+      And it submits the identifier and the password
+      Then Kratos answers 303 to "self-service/login/browser?aal=aal2&return_to=http%3A%2F%2F127.0.0.1%3A4455%2Fafter-login" on the public API
+      When it follows the redirect
+      Then Kratos answers 303 to the login UI
+      And the flow's return_to is "http://127.0.0.1:4455/after-login"
+      When it submits the TOTP code of the current step
+      Then Kratos answers 303 to "http://127.0.0.1:4455/after-login"
+
+    Scenario: An SPA's allowed return_to is kept through the AAL2 step (ory/kratos#2172)
+      Given an identity with a password and a paired authenticator app
+      And an SPA client
+      When it starts a login flow with "return_to=http://127.0.0.1:4455/after-login"
+      And it submits the identifier and the password
+      Then Kratos answers 422 with the error browser_location_change_required
+      When it follows the redirect_browser_to URL
+      Then Kratos answers 200 with the flow
+      And the flow's return_to is "http://127.0.0.1:4455/after-login"
+      When it submits the TOTP code of the current step
+      Then Kratos answers 200 with a session and no token, continuing with a redirect to "http://127.0.0.1:4455/after-login"
+
+    Scenario: A completed AAL2 flow submitted again is refused, since the session already is AAL2
+      Given an identity with a password and a paired authenticator app
+      And a native client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step
+      Then Kratos answers 200 with a session and the same session token, continuing with nothing
+      When it submits the TOTP code of the current step
+      Then Kratos answers 400 with the flow
+      And the flow has the message 4000001 saying "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?"

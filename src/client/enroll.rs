@@ -1,0 +1,54 @@
+//! Enrolling second factors through the settings flow, as set-up steps: pairing
+//! an authenticator app and generating recovery codes. What these flows answer
+//! is asserted step by step in enrollment.feature; here they must just work.
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::{Client, FlowKind};
+use crate::redact;
+use crate::totp::Authenticator;
+
+impl Client {
+    /// Pairs a new authenticator app with the signed-in identity.
+    pub async fn pair_totp(&self) -> Result<Authenticator> {
+        let flow = self.start_and_load(FlowKind::Settings, &[]).await?;
+        let secret = flow
+            .node_by_id("totp_secret_key")
+            .and_then(|n| n.attributes.pointer("/text/context/secret")?.as_str())
+            .context("the settings flow offers no TOTP secret")?;
+        let authenticator = Authenticator::from_secret(secret)?;
+        let paired = self.submit_flow(&flow, json!({"method": "totp", "totp_code": authenticator.current_code()})).await?;
+        self.expect_settings_saved(&paired)?;
+        Ok(authenticator)
+    }
+
+    /// Generates and confirms recovery codes; returns them.
+    pub async fn generate_recovery_codes(&self) -> Result<Vec<String>> {
+        let flow = self.start_and_load(FlowKind::Settings, &[]).await?;
+        let generated = self.submit_flow(&flow, json!({"lookup_secret_regenerate": true})).await?;
+        let flow = self.flow_from(FlowKind::Settings, &generated).await?;
+        let codes: Vec<String> = flow
+            .node_by_id("lookup_secret_codes")
+            .and_then(|n| n.attributes.pointer("/text/context/secrets")?.as_array().cloned())
+            .context("the settings flow shows no recovery codes")?
+            .iter()
+            .filter_map(|s| s.pointer("/context/secret").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        codes.iter().for_each(|c| redact::register(c.clone()));
+        let confirmed = self.submit_flow(&flow, json!({"lookup_secret_confirm": true})).await?;
+        self.expect_settings_saved(&confirmed)?;
+        Ok(codes)
+    }
+
+    fn expect_settings_saved(&self, answer: &super::Exchange) -> Result<()> {
+        let saved = match self.kind {
+            super::ClientKind::Browser => answer.status.as_u16() == 303,
+            _ => answer.status.as_u16() == 200 && answer.json().is_ok_and(|b| b["state"] == "success"),
+        };
+        if !saved {
+            bail!("the settings flow did not save ({})\n{answer}", answer.status);
+        }
+        Ok(())
+    }
+}
