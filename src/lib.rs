@@ -12,6 +12,7 @@
 //! - [`identity`]: fake people and the admin API.
 //! - [`totp`]: secrets, otpauth URLs, QR codes and codes for any time step.
 //! - [`deviations`]: the ledger of known deviations and its check.
+//! - [`report`]: the end-of-run summary and the recorded flow documentation.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
 pub mod check;
@@ -20,6 +21,7 @@ pub mod deviations;
 pub mod identity;
 pub mod kratos;
 pub mod redact;
+pub mod report;
 pub mod totp;
 pub mod world;
 

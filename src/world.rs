@@ -40,8 +40,10 @@ pub struct ConformanceWorld {
     pub used_recovery_code: Option<String>,
     /// The client a scenario had before it started "another" one.
     pub first_client: Option<Client>,
-    /// Every identity the scenario created, deleted when it ends.
+    /// Every identity the scenario created, deleted when it ends, and the people
+    /// behind all of them (for the recorded documentation's placeholders).
     pub created_identities: Vec<String>,
+    pub people: Vec<Person>,
 }
 
 impl ConformanceWorld {
@@ -161,6 +163,7 @@ impl ConformanceWorld {
         crate::check::status(&exchange, 201)?;
         let id = exchange.json()?["id"].as_str().context("the created identity has no id")?.to_string();
         self.created_identities.push(id.clone());
+        self.people.push(person.clone());
         Ok(Identity { id, person, schema_id: schema_id.to_string() })
     }
 }

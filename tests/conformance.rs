@@ -1,21 +1,29 @@
 //! The conformance runner: `cargo test --test conformance -- [cucumber options]`.
 //!
 //! It reads the settings, checks the set-up (engine, image, binary, deployment)
-//! before any scenario runs, starts the default profile's Kratos, runs the
-//! features, and removes every container and process it started: after the run,
-//! when scenarios fail, and on Ctrl-C.
+//! and the known-deviations ledger before any scenario runs, starts the Kratos of
+//! every profile the selected scenarios need, runs them, prints a summary, and
+//! removes every container and process it started: after the run, when scenarios
+//! fail, and on Ctrl-C.
 
 mod steps;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
-use cucumber::gherkin::{Feature, Rule, Scenario};
+use cucumber::event::ScenarioFinished;
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::gherkin::{Feature, GherkinEnv, Rule, Scenario};
 use cucumber::tag::Ext as _;
 use cucumber::{World as _, WriterExt as _, cli, writer};
-use kratos_conformance::{ConformanceWorld, deviations};
+use kratos_conformance::kratos::{self, Backend, Instances, Settings, engine};
+use kratos_conformance::report::{docs, summary};
+use kratos_conformance::{ConformanceWorld, deviations, redact};
+use regex::Regex;
 
 const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
-use kratos_conformance::kratos::{self, Backend, Instances, Settings, engine};
 
 fn main() -> ExitCode {
     // testcontainers reads DOCKER_HOST; export the engine found (Docker's socket,
@@ -33,41 +41,55 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> ExitCode {
+    let wall = Instant::now();
     // Command-line mistakes and a ledger out of step are reported before anything starts.
     let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
-    let features = std::path::Path::new(FEATURES);
+    let features = Path::new(FEATURES);
     if let Err(problems) = deviations::check(features, &features.join("deviations.yml")) {
         eprintln!("kratos-conformance: the known-deviations ledger does not match the features:\n{problems}");
         return ExitCode::FAILURE;
     }
+    let record_docs = std::env::var_os("KRATOS_RECORD_DOCS").is_some_and(|v| v != "0" && !v.is_empty());
+    let selection = Selection {
+        tags: opts.tags_filter.take(),
+        name: opts.re_filter.take(),
+        external_profile: (settings.backend == Backend::External).then(|| settings.external_profile.clone()),
+    };
+
     let instances = match Instances::prepare(settings).await {
         Ok(instances) => instances.install(),
         Err(e) => return setup_failed(&e),
     };
     tokio::spawn(remove_everything_on_signal());
 
-    // The profile most scenarios use starts now, so that a Kratos that never gets
-    // ready is reported once, as what it is, and not as every scenario failing.
-    let first_profile = match instances.settings.backend {
-        Backend::External => instances.settings.external_profile.clone(),
-        _ => kratos::DEFAULT_PROFILE.to_string(),
+    // Every profile the selected scenarios need starts now, side by side, so that
+    // a Kratos that never gets ready is reported once, as what it is, and not as
+    // every one of its scenarios failing.
+    let profiles = match selection.profiles(features) {
+        Ok(profiles) => profiles,
+        Err(e) => return setup_failed(&e),
     };
-    if let Err(e) = instances.get(&first_profile).await {
+    let started = futures::future::join_all(profiles.iter().map(|p| instances.get(p))).await;
+    let failures: Vec<String> = started.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
+    if !failures.is_empty() {
         instances.shutdown().await;
-        return setup_failed(&e);
+        for failure in &failures {
+            eprintln!("kratos-conformance: {failure}");
+        }
+        return ExitCode::from(2);
     }
     for kratos in instances.started() {
         eprintln!("kratos-conformance: Kratos {} ({}) ready in {:.2?} at {}", kratos.profile, kratos.origin, kratos.startup, kratos.public_url);
     }
 
     let reports = report_dir();
-    let _ = std::fs::create_dir_all(&reports);
-    let junit = std::fs::File::create(reports.join("junit.xml")).expect("the report folder is writable");
-    let json = std::fs::File::create(reports.join("cucumber.json")).expect("the report folder is writable");
-
-    let tags = opts.tags_filter.take();
-    let name = opts.re_filter.take();
-    let external_profile = (instances.settings.backend == Backend::External).then(|| instances.settings.external_profile.clone());
+    if let Err(e) = std::fs::create_dir_all(&reports) {
+        return setup_failed(&format!("cannot create the report folder {}: {e} (set KRATOS_REPORT_DIR)", reports.display()));
+    }
+    let (Ok(junit), Ok(json)) = (std::fs::File::create(reports.join("junit.xml")), std::fs::File::create(reports.join("cucumber.json")))
+    else {
+        return setup_failed(&format!("cannot write the reports in {} (set KRATOS_REPORT_DIR)", reports.display()));
+    };
 
     let result = ConformanceWorld::cucumber()
         .before(|feature, rule, scenario, world| {
@@ -75,11 +97,28 @@ async fn run(settings: Settings) -> ExitCode {
                 world.profile = profile_of(feature, rule, scenario);
             })
         })
-        .after(|_feature, _rule, _scenario, _finished, world| {
+        .after(|feature, _rule, scenario, finished, world| {
             Box::pin(async move {
-                if let Some(world) = world {
-                    world.delete_created_identities().await;
+                let Some(world) = world else { return };
+                if let Some(kratos) = world.kratos_in_use() {
+                    let stash = docs::Stash {
+                        exchanges: world.transcript.all(),
+                        people: world.people.clone(),
+                        public_url: kratos.public_url.to_string(),
+                        admin_url: kratos.admin_url.to_string(),
+                        profile: kratos.profile.clone(),
+                    };
+                    docs::stash(feature, scenario, stash);
                 }
+                // A failure carries the tail of that Kratos' log (console and JUnit).
+                if matches!(finished, ScenarioFinished::StepFailed(..)) {
+                    if let Some(kratos) = world.kratos_in_use() {
+                        if let Some(tail) = kratos.log_tail(kratos::LOG_TAIL_LINES).await {
+                            tracing::error!("--- the last lines of the log of Kratos {} ---\n{}", kratos.profile, redact::text(&tail));
+                        }
+                    }
+                }
+                world.delete_created_identities().await;
             })
         })
         .with_writer(
@@ -87,24 +126,120 @@ async fn run(settings: Settings) -> ExitCode {
                 .summarized()
                 .tee::<ConformanceWorld, _>(writer::JUnit::for_tee(junit, 0))
                 .tee::<ConformanceWorld, _>(writer::Json::for_tee(json))
+                .tee::<ConformanceWorld, _>(docs::Recorder::default().discard_stats_writes().discard_arbitrary_writes())
                 .normalized(),
         )
         .fail_on_skipped()
         .with_cli(opts)
-        .filter_run(FEATURES, move |feature, rule, scenario| {
-            let tags_match = tags.as_ref().is_none_or(|t| {
-                t.eval(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(scenario.tags.iter()))
-            });
-            let name_matches = name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
-            // An external deployment runs one profile; scenarios of others cannot run there.
-            let profile_served = external_profile.as_ref().is_none_or(|p| *p == profile_of(feature, rule, scenario));
-            tags_match && name_matches && profile_served
+        .configure_and_init_tracing(
+            tracing_subscriber::fmt::format::DefaultFields::new(),
+            tracing_subscriber::fmt::format::Format::default().without_time().with_target(false).with_level(false).with_ansi(false),
+            |layer| {
+                use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+                tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::WARN.and_then(layer))
+            },
+        )
+        .filter_run(FEATURES, {
+            let selection = selection.clone();
+            move |feature, rule, scenario| selection.selects(feature, rule, scenario)
         })
         .await;
 
     instances.shutdown().await;
     use cucumber::writer::Stats as _;
-    if result.execution_has_failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    let mut failed = result.execution_has_failed();
+    drop(result); // flushes the reports
+    if !check_or_record_docs(&selection, record_docs, failed, instances) {
+        failed = true;
+    }
+    match summary::counts(&reports.join("cucumber.json")) {
+        Ok(per_feature) => println!("{}", summary::render(&per_feature, instances, wall.elapsed(), &reports)),
+        Err(e) => eprintln!("kratos-conformance: no summary: {e}"),
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Records the flow documentation (`KRATOS_RECORD_DOCS=1`), or checks that the
+/// checked-in pages still match what a whole, passing run records. False when the
+/// pages are stale or could not be written.
+fn check_or_record_docs(selection: &Selection, record: bool, failed: bool, instances: &Instances) -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/flows");
+    let whole_run = selection.is_everything() && instances.settings.backend != Backend::External;
+    if !whole_run || failed || !docs::all_passed() {
+        if record {
+            eprintln!("kratos-conformance: recording the flow documentation needs a whole, passing run against a Kratos the suite starts; nothing was written");
+            return false;
+        }
+        return true;
+    }
+    let version = instances.started().iter().find_map(|k| k.version.clone()).unwrap_or_else(|| kratos::pinned_version().into());
+    let mut pages = docs::pages(&version);
+    let ledger = deviations::check(Path::new(FEATURES), &Path::new(FEATURES).join("deviations.yml")).unwrap_or_default();
+    if record {
+        return match docs::write(&pages, &dir, &ledger) {
+            Ok(()) => {
+                eprintln!("kratos-conformance: wrote {} pages to {}", pages.len() + 1, dir.display());
+                true
+            }
+            Err(e) => {
+                eprintln!("kratos-conformance: cannot write {}: {e}", dir.display());
+                false
+            }
+        };
+    }
+    pages.insert("README.md".into(), docs::index(&pages, &ledger));
+    let stale = docs::stale(&pages, &dir);
+    if !stale.is_empty() {
+        eprintln!(
+            "kratos-conformance: the flow documentation in {} no longer matches what Kratos does: {} differ; regenerate with `{}` and review the diff",
+            dir.display(),
+            stale.join(", "),
+            docs::RECORD_COMMAND
+        );
+        return false;
+    }
+    true
+}
+
+/// Which scenarios run: cucumber's `--tags` and `--name`, and, against an external
+/// deployment, only those of the profile it runs.
+#[derive(Clone)]
+struct Selection {
+    tags: Option<TagOperation>,
+    name: Option<Regex>,
+    external_profile: Option<String>,
+}
+
+impl Selection {
+    fn is_everything(&self) -> bool {
+        self.tags.is_none() && self.name.is_none() && self.external_profile.is_none()
+    }
+
+    fn selects(&self, feature: &Feature, rule: Option<&Rule>, scenario: &Scenario) -> bool {
+        let tags_match = self.tags.as_ref().is_none_or(|t| {
+            t.eval(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(scenario.tags.iter()))
+        });
+        let name_matches = self.name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
+        let profile_served = self.external_profile.as_ref().is_none_or(|p| *p == profile_of(feature, rule, scenario));
+        tags_match && name_matches && profile_served
+    }
+
+    /// The profiles of the selected scenarios in `dir`.
+    fn profiles(&self, dir: &Path) -> Result<BTreeSet<String>, String> {
+        let mut profiles = BTreeSet::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        for path in entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "feature")) {
+            let feature = Feature::parse_path(&path, GherkinEnv::default()).map_err(|e| format!("{}: {e}", path.display()))?;
+            let plain = feature.scenarios.iter().map(|s| (None, s));
+            let ruled = feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
+            for (rule, scenario) in plain.chain(ruled) {
+                if self.selects(&feature, rule, scenario) {
+                    profiles.insert(profile_of(&feature, rule, scenario));
+                }
+            }
+        }
+        Ok(profiles)
+    }
 }
 
 /// `@profile:<name>` on the scenario, its rule or its feature (nearest wins).
@@ -116,10 +251,10 @@ fn profile_of(feature: &Feature, rule: Option<&Rule>, scenario: &Scenario) -> St
         .unwrap_or_else(|| kratos::DEFAULT_PROFILE.to_string())
 }
 
-fn report_dir() -> std::path::PathBuf {
+fn report_dir() -> PathBuf {
     std::env::var_os("KRATOS_REPORT_DIR")
         .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-reports"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-reports"))
 }
 
 fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {

@@ -6,7 +6,6 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use super::{Client, FlowKind};
-use crate::redact;
 use crate::totp::Authenticator;
 
 impl Client {
@@ -35,7 +34,6 @@ impl Client {
             .iter()
             .filter_map(|s| s.pointer("/context/secret").and_then(Value::as_str).map(str::to_string))
             .collect();
-        codes.iter().for_each(|c| redact::register(c.clone()));
         let confirmed = self.submit_flow(&flow, json!({"lookup_secret_confirm": true})).await?;
         self.expect_settings_saved(&confirmed)?;
         Ok(codes)

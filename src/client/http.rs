@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -64,6 +64,8 @@ pub struct Exchange {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When the request was sent, and how long the answer took.
+    pub at: SystemTime,
     pub elapsed: Duration,
 }
 
@@ -224,6 +226,7 @@ impl Http {
             None => None,
         };
         let started = Instant::now();
+        let at = SystemTime::now();
         let response = builder.send().await.map_err(|e| {
             let why = if e.is_timeout() {
                 format!("no answer within {:?} (KRATOS_HTTP_TIMEOUT)", self.timeout)
@@ -245,6 +248,7 @@ impl Http {
             status,
             headers,
             body,
+            at,
             elapsed: started.elapsed(),
         };
         self.transcript.push(exchange.clone());

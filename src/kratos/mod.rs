@@ -93,6 +93,8 @@ pub struct Kratos {
     pub origin: String,
     /// How long it took from start to ready.
     pub startup: Duration,
+    /// What `/admin/version` reports (`None` where the admin API is not reachable).
+    pub version: Option<String>,
     /// Every request of the suite to this instance passes here. Kratos on SQLite
     /// (`dsn: memory`, or a file) fails concurrent writes with "database table is
     /// locked" or stalls on them, so by default it is sent one request at a time;
@@ -248,11 +250,13 @@ impl Instances {
     async fn start(&self, profile: &str) -> Result<Kratos, SetupError> {
         let config = KratosConfig::load(&self.settings.config_dir, profile)?;
         let timeout = self.settings.startup_timeout;
-        match self.settings.backend {
+        let mut kratos = match self.settings.backend {
             Backend::Container => self.start_container(config, timeout).await,
             Backend::Process => self.start_process(config, timeout).await,
             Backend::External => self.connect_external(config).await,
-        }
+        }?;
+        kratos.version = admin_version(&kratos.admin("admin/version")).await;
+        Ok(kratos)
     }
 
     async fn start_container(&self, config: KratosConfig, timeout: Duration) -> Result<Kratos, SetupError> {
@@ -280,6 +284,7 @@ impl Instances {
                 config,
                 backend: Backend::Container,
                 startup,
+                version: None,
                 gate: self.gate(),
                 handle: Mutex::new(Handle::Container(Some(started.container))),
             }),
@@ -315,6 +320,7 @@ impl Instances {
                         config,
                         backend: Backend::Process,
                         startup,
+                        version: None,
                         gate: self.gate(),
                         handle: Mutex::new(Handle::Process { child: Some(started.child), log: started.log }),
                     });
@@ -363,6 +369,7 @@ impl Instances {
             config,
             backend: Backend::External,
             startup,
+            version: None,
             gate: self.gate(),
             handle: Mutex::new(Handle::External),
         })
@@ -377,6 +384,13 @@ fn not_ready_error(what: &str, not_ready: NotReady, timeout: Duration, log_tail:
         ),
     };
     SetupError::NotReady { message, log_tail }
+}
+
+/// The version the admin API reports, for reports; `None` if it does not answer.
+async fn admin_version(url: &Url) -> Option<String> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().ok()?;
+    let body: serde_json::Value = http.get(url.clone()).send().await.ok()?.json().await.ok()?;
+    body.get("version")?.as_str().map(str::to_string)
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.

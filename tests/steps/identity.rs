@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 #[when("an identity is created through the admin API with a password")]
 async fn create_with_password(world: &mut ConformanceWorld) -> Result<()> {
     let person = Person::fake();
+    world.people.push(person.clone());
     let exchange = world.admin().await?.create(&person, DEFAULT_SCHEMA).await?;
     if let Some(id) = exchange.json().ok().and_then(|b| b["id"].as_str().map(str::to_string)) {
         world.created_identities.push(id.clone());
@@ -25,6 +26,7 @@ async fn create_with_password(world: &mut ConformanceWorld) -> Result<()> {
 #[when("an identity is created through the admin API with a TOTP credential")]
 async fn create_with_totp(world: &mut ConformanceWorld) -> Result<()> {
     let person = Person::fake();
+    world.people.push(person.clone());
     let body = json!({
         "schema_id": DEFAULT_SCHEMA,
         "traits": person.traits(),

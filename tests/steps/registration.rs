@@ -11,6 +11,7 @@ use serde_json::json;
 async fn profile_step(world: &mut ConformanceWorld) -> Result<()> {
     let person = Person::fake();
     let fields = json!({"method": "profile", "traits": person.traits()});
+    world.people.push(person.clone());
     world.person = Some(person);
     world.submit_to_flow(None, fields, Csrf::FromFlow, &[]).await
 }

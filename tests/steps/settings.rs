@@ -136,7 +136,6 @@ async fn lookup_codes(world: &mut ConformanceWorld, count: usize, length: usize)
     let node = world.flow()?.node_by_id("lookup_secret_codes").ok_or_else(|| check::failure(exchange, "no lookup_secret_codes node"))?;
     let secrets = node.attributes.pointer("/text/context/secrets").and_then(Value::as_array).cloned().unwrap_or_default();
     let codes: Vec<String> = secrets.iter().filter_map(|s| s.pointer("/context/secret")?.as_str().map(str::to_string)).collect();
-    codes.iter().for_each(|c| kratos_conformance::redact::register(c.clone()));
     check::equals(exchange, "the number of recovery codes", count, codes.len())?;
     let well_formed = codes.iter().all(|c| c.len() == length && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()));
     check::equals(exchange, "every code has the expected shape", true, well_formed)?;
