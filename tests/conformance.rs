@@ -19,8 +19,8 @@ use cucumber::gherkin::{Feature, GherkinEnv, Rule, Scenario};
 use cucumber::tag::Ext as _;
 use cucumber::{World as _, WriterExt as _, cli, writer};
 use kratos_conformance::kratos::{self, Backend, Instances, Settings, engine};
-use kratos_conformance::report::{docs, summary};
-use kratos_conformance::{ConformanceWorld, deviations, redact};
+use kratos_conformance::report::{self, docs, summary};
+use kratos_conformance::{ConformanceWorld, deviations};
 use regex::Regex;
 
 const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
@@ -113,9 +113,9 @@ async fn run(settings: Settings) -> ExitCode {
                 // A failure carries the tail of that Kratos' log (console and JUnit).
                 if matches!(finished, ScenarioFinished::StepFailed(..)) {
                     if let Some(kratos) = world.kratos_in_use() {
-                        if let Some(tail) = kratos.log_tail(kratos::LOG_TAIL_LINES).await {
-                            tracing::error!("--- the last lines of the log of Kratos {} ---\n{}", kratos.profile, redact::text(&tail));
-                        }
+                        let since = world.transcript.all().first().map(|e| e.at);
+                        let log = report::kratos_log_for_failure(&kratos, since).await;
+                        tracing::error!("--- what Kratos {} logged during this scenario ---\n{log}", kratos.profile);
                     }
                 }
                 world.delete_created_identities().await;

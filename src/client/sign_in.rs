@@ -70,6 +70,15 @@ impl Client {
         self.submit(&flow.ui.action, fields).await
     }
 
+    /// Submits `fields` to a well-formed flow id that Kratos never issued (with the
+    /// CSRF token of a real flow, so that only the id is wrong).
+    pub async fn submit_to_unissued_flow(&self, kind: FlowKind, fields: Value) -> Result<Exchange> {
+        let mut flow = self.start_and_load(kind, &[]).await?;
+        // A version 4 UUID, like Kratos' own ids.
+        flow.ui.action = flow.ui.action.replace(&flow.id, "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60");
+        self.submit_flow(&flow, fields).await
+    }
+
     /// `GET /self-service/logout/browser`: a browser or SPA asks for its logout URL
     /// (always JSON).
     pub async fn logout_url(&self) -> Result<Exchange> {

@@ -112,19 +112,8 @@ async fn submits_password(world: &mut ConformanceWorld, what: String) -> Result<
 
 #[when(expr = "it submits the identifier {string} and a password to a login flow id nobody issued")]
 async fn submit_to_unknown_login_flow(world: &mut ConformanceWorld, identifier: String) -> Result<()> {
-    let client = world.client()?.clone();
-    let flow = client.start_and_load(FlowKind::Login, &[]).await?;
-    // A well-formed id that Kratos never issued (a version 4 UUID, like Kratos' own).
-    let action = flow.ui.action.replace(&flow.id, "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60");
-    let mut fields = vec![
-        ("method".to_string(), json!("password")),
-        ("identifier".to_string(), json!(identifier)),
-        ("password".to_string(), json!("not-a-real-password-1")),
-    ];
-    if client.kind != ClientKind::Native {
-        fields.push(("csrf_token".into(), json!(flow.csrf_token().unwrap_or_default())));
-    }
-    world.last = Some(client.submit(&action, fields).await?);
+    let fields = json!({"method": "password", "identifier": identifier, "password": "not-a-real-password-1"});
+    world.last = Some(world.client()?.submit_to_unissued_flow(FlowKind::Login, fields).await?);
     Ok(())
 }
 

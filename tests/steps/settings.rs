@@ -63,16 +63,8 @@ async fn other_identity_submits(world: &mut ConformanceWorld) -> Result<()> {
 
 #[when(expr = "it submits the TOTP code {string} to a settings flow id nobody issued")]
 async fn submit_to_unknown_flow(world: &mut ConformanceWorld, code: String) -> Result<()> {
-    let client = world.client()?.clone();
-    let flow = client.start_and_load(FlowKind::Settings, &[]).await?;
-    // A well-formed id that Kratos never issued (a version 4 UUID, like Kratos' own).
-    let unknown = "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60";
-    let action = flow.ui.action.replace(&flow.id, unknown);
-    let mut fields = vec![("method".to_string(), json!("totp")), ("totp_code".to_string(), json!(code))];
-    if client.kind != ClientKind::Native {
-        fields.push(("csrf_token".into(), json!(flow.csrf_token().unwrap_or_default())));
-    }
-    world.last = Some(client.submit(&action, fields).await?);
+    let fields = json!({"method": "totp", "totp_code": code});
+    world.last = Some(world.client()?.submit_to_unissued_flow(FlowKind::Settings, fields).await?);
     Ok(())
 }
 
