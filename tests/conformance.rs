@@ -172,6 +172,7 @@ fn check_or_record_docs(selection: &Selection, record: bool, failed: bool, insta
         }
         return true;
     }
+    let rendering = Instant::now();
     let version = instances.started().iter().find_map(|k| k.version.clone()).unwrap_or_else(|| kratos::pinned_version().into());
     let mut pages = docs::pages(&version);
     let ledger = deviations::check(Path::new(FEATURES), &Path::new(FEATURES).join("deviations.yml")).unwrap_or_default();
@@ -189,6 +190,7 @@ fn check_or_record_docs(selection: &Selection, record: bool, failed: bool, insta
     }
     pages.insert("README.md".into(), docs::index(&pages, &ledger));
     let stale = docs::stale(&pages, &dir);
+    eprintln!("kratos-conformance: flow documentation rendered and compared in {:.2?}", rendering.elapsed());
     if !stale.is_empty() {
         eprintln!(
             "kratos-conformance: the flow documentation in {} no longer matches what Kratos does: {} differ; regenerate with `{}` and review the diff",

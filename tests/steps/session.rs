@@ -62,10 +62,18 @@ fn session_is(exchange: &Exchange, session: &Value, aal: &str, methods: &str) ->
 
 #[then("whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login")]
 async fn whoami_wants_aal2(world: &mut ConformanceWorld) -> Result<()> {
+    world.last = Some(world.client()?.whoami().await?);
+    aal2_required(world).await
+}
+
+#[then("Kratos answers 403 with the error session_aal2_required, redirecting to the AAL2 login")]
+async fn aal2_required(world: &mut ConformanceWorld) -> Result<()> {
     let aal2_login = world.kratos().await?.public("self-service/login/browser?aal=aal2");
-    let whoami = world.client()?.whoami().await?;
-    let error = check::error(&whoami, 403, Some("session_aal2_required"))?;
-    check::equals(&whoami, "redirect_browser_to", Some(aal2_login.as_str()), error.redirect_browser_to())
+    let exchange = world.last()?;
+    let error = check::error(exchange, 403, Some("session_aal2_required"))?;
+    check::equals(exchange, "redirect_browser_to", Some(aal2_login.as_str()), error.redirect_browser_to())?;
+    let details = exchange.json()?.pointer("/error/details/redirect_browser_to").cloned();
+    check::equals(exchange, "error.details.redirect_browser_to", Some(serde_json::json!(aal2_login.as_str())), details)
 }
 
 #[then("whoami refuses the client's session with 401")]
