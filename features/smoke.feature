@@ -1,8 +1,9 @@
-@smoke
+@smoke @profile:any
 Feature: A real Kratos is under test
   Everything else in this suite stands on these scenarios: a real Ory Kratos at
   the version pinned in kratos-build/go.mod, ready on its public and admin APIs,
-  that starts a login flow for each kind of client it serves.
+  that starts a login flow for each kind of client it serves. They hold for every
+  profile, so they also run against an external deployment of any profile.
 
   Scenario: Kratos is ready on its public and admin APIs
     When Kratos' public API is asked for "/health/ready"

@@ -50,10 +50,12 @@ async fn run(settings: Settings) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let record_docs = std::env::var_os("KRATOS_RECORD_DOCS").is_some_and(|v| v != "0" && !v.is_empty());
+    let external = settings.backend == Backend::External;
     let selection = Selection {
         tags: opts.tags_filter.take(),
         name: opts.re_filter.take(),
-        external_profile: (settings.backend == Backend::External).then(|| settings.external_profile.clone()),
+        external_profile: external.then(|| settings.external_profile.clone()),
+        any_profile: if external { settings.external_profile.clone() } else { kratos::DEFAULT_PROFILE.to_string() },
     };
 
     let instances = match Instances::prepare(settings).await {
@@ -91,10 +93,12 @@ async fn run(settings: Settings) -> ExitCode {
         return setup_failed(&format!("cannot write the reports in {} (set KRATOS_REPORT_DIR)", reports.display()));
     };
 
+    let profiles_of = selection.clone();
     let result = ConformanceWorld::cucumber()
-        .before(|feature, rule, scenario, world| {
+        .before(move |feature, rule, scenario, world| {
+            let profile = profiles_of.profile_of(feature, rule, scenario);
             Box::pin(async move {
-                world.profile = profile_of(feature, rule, scenario);
+                world.profile = profile;
             })
         })
         .after(|feature, _rule, scenario, finished, world| {
@@ -210,6 +214,8 @@ struct Selection {
     tags: Option<TagOperation>,
     name: Option<Regex>,
     external_profile: Option<String>,
+    /// The profile of `@profile:any` scenarios: the external deployment's, or the default.
+    any_profile: String,
 }
 
 impl Selection {
@@ -222,7 +228,7 @@ impl Selection {
             t.eval(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(scenario.tags.iter()))
         });
         let name_matches = self.name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
-        let profile_served = self.external_profile.as_ref().is_none_or(|p| *p == profile_of(feature, rule, scenario));
+        let profile_served = self.external_profile.as_ref().is_none_or(|p| *p == self.profile_of(feature, rule, scenario));
         tags_match && name_matches && profile_served
     }
 
@@ -236,21 +242,23 @@ impl Selection {
             let ruled = feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
             for (rule, scenario) in plain.chain(ruled) {
                 if self.selects(&feature, rule, scenario) {
-                    profiles.insert(profile_of(&feature, rule, scenario));
+                    profiles.insert(self.profile_of(&feature, rule, scenario));
                 }
             }
         }
         Ok(profiles)
     }
-}
 
-/// `@profile:<name>` on the scenario, its rule or its feature (nearest wins).
-fn profile_of(feature: &Feature, rule: Option<&Rule>, scenario: &Scenario) -> String {
-    let tagged = |tags: &[String]| tags.iter().find_map(|t| t.strip_prefix("profile:").map(str::to_string));
-    tagged(&scenario.tags)
-        .or_else(|| rule.and_then(|r| tagged(&r.tags)))
-        .or_else(|| tagged(&feature.tags))
-        .unwrap_or_else(|| kratos::DEFAULT_PROFILE.to_string())
+    /// `@profile:<name>` on the scenario, its rule or its feature (nearest wins);
+    /// `@profile:any` runs on whatever profile is there.
+    fn profile_of(&self, feature: &Feature, rule: Option<&Rule>, scenario: &Scenario) -> String {
+        let tagged = |tags: &[String]| tags.iter().find_map(|t| t.strip_prefix("profile:").map(str::to_string));
+        let profile = tagged(&scenario.tags)
+            .or_else(|| rule.and_then(|r| tagged(&r.tags)))
+            .or_else(|| tagged(&feature.tags))
+            .unwrap_or_else(|| kratos::DEFAULT_PROFILE.to_string());
+        if profile == "any" { self.any_profile.clone() } else { profile }
+    }
 }
 
 fn report_dir() -> PathBuf {
