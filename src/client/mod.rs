@@ -12,8 +12,8 @@
 pub mod error;
 pub mod flow;
 pub mod http;
+mod actions;
 mod enroll;
-mod sign_in;
 
 use std::fmt;
 use std::str::FromStr;

@@ -88,7 +88,7 @@ async fn identity_with_schema(world: &mut ConformanceWorld, schema: String) -> R
 async fn identity_with_second_factors(world: &mut ConformanceWorld, factors: String) -> Result<()> {
     let identity = world.create_identity(DEFAULT_SCHEMA).await?;
     let mut app = world.new_client(ClientKind::Native).await?;
-    app.sign_in(&identity.person, None).await?;
+    app.password_step(&identity.person).await?;
     if factors.contains("authenticator app") {
         world.authenticator = Some(app.pair_totp().await?);
     }

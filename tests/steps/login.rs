@@ -19,7 +19,7 @@ async fn a_client(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> 
 #[given(expr = "a(n) {client} client signed in with the password")]
 async fn signed_in(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
     let mut client = world.new_client(kind).await?;
-    client.sign_in(&world.identity()?.person, None).await?;
+    client.password_step(&world.identity()?.person).await?;
     world.client = Some(client);
     Ok(())
 }

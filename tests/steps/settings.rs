@@ -54,7 +54,7 @@ async fn submit_fields(world: &mut ConformanceWorld, fields: String) -> Result<(
 async fn other_identity_submits(world: &mut ConformanceWorld) -> Result<()> {
     let other = world.create_identity(kratos_conformance::identity::DEFAULT_SCHEMA).await?;
     let mut client = world.new_client(ClientKind::Native).await?;
-    client.sign_in(&other.person, None).await?;
+    client.password_step(&other.person).await?;
     let code = current_code(world).await?;
     let action = world.flow()?.ui.action.clone();
     world.last = Some(client.submit(&action, vec![("method".into(), json!("totp")), ("totp_code".into(), json!(code))]).await?);
@@ -81,7 +81,7 @@ async fn flow_expired(world: &mut ConformanceWorld) -> Result<()> {
 async fn session_too_old(world: &mut ConformanceWorld) -> Result<()> {
     let kratos = world.kratos().await?;
     let max_age = kratos.config.string("selfservice.flows.settings.privileged_session_max_age")?.to_string();
-    let max_age = parse_go_duration(&max_age).context("privileged_session_max_age is a duration")?;
+    let max_age = humantime::parse_duration(&max_age).context("privileged_session_max_age is a duration")?;
     let whoami = world.client()?.whoami().await?;
     check::status(&whoami, 200)?;
     let authenticated_at = whoami.json()?["authenticated_at"].as_str().context("no authenticated_at")?.to_string();
@@ -167,18 +167,10 @@ fn parse_fields(text: &str) -> Value {
 
 /// Sleeps until `rfc3339 + after` (not at all if that has passed).
 async fn wait_until(rfc3339: &str, after: Duration) -> Result<()> {
-    let at = humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z').split('.').next().unwrap_or(rfc3339))
-        .with_context(|| format!("not a timestamp: {rfc3339}"))?;
-    let fraction = rfc3339.split('.').nth(1).map(|f| f.trim_end_matches('Z')).unwrap_or("0");
-    let nanos: u64 = format!("{fraction:0<9}")[..9].parse().unwrap_or(0);
-    let deadline = at + Duration::from_nanos(nanos) + after;
+    let at = humantime::parse_rfc3339(rfc3339).with_context(|| format!("not a timestamp: {rfc3339}"))?;
+    let deadline = at + after;
     if let Ok(left) = deadline.duration_since(std::time::SystemTime::now()) {
         tokio::time::sleep(left).await;
     }
     Ok(())
-}
-
-/// Go durations as Kratos' config writes them: `1s`, `500ms`, `15m`, `1h30m`.
-fn parse_go_duration(text: &str) -> Option<Duration> {
-    humantime::parse_duration(text).ok()
 }

@@ -1,26 +1,15 @@
-//! Signing in as a set-up step: the whole login a scenario needs before it can
-//! do what it is about, for each kind of client. Each request is still recorded
-//! and every unexpected answer fails with the exchange.
+//! The client's actions that take more than one request: starting and loading a
+//! flow as its UI would, submitting a flow's form with its CSRF token, the
+//! password and second-factor steps a scenario needs as set-up, and logout. Each
+//! request is still recorded, and an unexpected answer fails with the exchange.
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::{Client, ClientKind, Exchange, Flow, FlowKind};
 use crate::identity::Person;
-use crate::totp::Authenticator;
 
 impl Client {
-    /// Logs in with the password and, when an authenticator is given, completes
-    /// the second factor with its current code. Afterwards the client holds the
-    /// session (cookie jar or session token).
-    pub async fn sign_in(&mut self, person: &Person, authenticator: Option<&Authenticator>) -> Result<()> {
-        self.password_step(person).await?;
-        if let Some(authenticator) = authenticator {
-            self.second_factor(json!({"method": "totp", "totp_code": authenticator.current_code()})).await?;
-        }
-        Ok(())
-    }
-
     /// The password step, whatever the profile makes of it: a complete AAL1 login,
     /// or an AAL1 session with a request for the second factor (a browser 303 to
     /// the AAL2 login, an SPA 422). Afterwards the client holds the AAL1 session.
