@@ -55,7 +55,7 @@ async fn other_identity_submits(world: &mut ConformanceWorld) -> Result<()> {
     let other = world.create_identity(kratos_conformance::identity::DEFAULT_SCHEMA).await?;
     let mut client = world.new_client(ClientKind::Native).await?;
     client.password_step(&other.person).await?;
-    let code = current_code(world).await?;
+    let code = world.authenticator()?.current_code();
     let action = world.flow()?.ui.action.clone();
     world.last = Some(client.submit(&action, vec![("method".into(), json!("totp")), ("totp_code".into(), json!(code))]).await?);
     Ok(())
@@ -144,9 +144,6 @@ async fn reauth_url(world: &mut ConformanceWorld) -> Result<String> {
     Ok(url.to_string())
 }
 
-async fn current_code(world: &ConformanceWorld) -> Result<String> {
-    Ok(world.authenticator()?.current_code())
-}
 
 /// `a=b, c=d` as JSON fields; `true` and `false` become booleans.
 fn parse_fields(text: &str) -> Value {
