@@ -17,18 +17,26 @@ pub const DEFAULT_SCHEMA: &str = "default";
 /// The same traits without `totp.account_name`.
 pub const SCHEMA_WITHOUT_TOTP_ACCOUNT_NAME: &str = "no-totp-account-name";
 
-/// A fake person with a unique address and a strong password.
+/// A fake person: the traits of an identity, as its schema shapes them, and a
+/// strong password.
 #[derive(Clone)]
 pub struct Person {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub traits: Value,
     pub password: String,
+    /// The traits that are password identifiers, in the schema's order.
+    pub identifiers: Vec<Identifier>,
+}
+
+/// A password identifier: the trait it is (`email`, `name.login`) and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identifier {
+    pub trait_path: String,
+    pub value: String,
 }
 
 impl std::fmt::Debug for Person {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Person").field("email", &self.email).field("password", &redact::REDACTED).finish()
+        f.debug_struct("Person").field("traits", &self.traits).field("password", &redact::REDACTED).finish()
     }
 }
 
@@ -42,11 +50,43 @@ impl Person {
         let email = format!("{}.{}.{nonce}@example.org", ascii(&first_name), ascii(&last_name)).to_lowercase();
         let password = strong_password();
         redact::register(password.clone());
-        Person { email, first_name, last_name, password }
+        let traits = json!({ "email": email, "name": { "first": first_name, "last": last_name } });
+        Person { traits, password, identifiers: vec![Identifier { trait_path: "email".into(), value: email }] }
     }
 
     pub fn traits(&self) -> Value {
-        json!({ "email": self.email, "name": { "first": self.first_name, "last": self.last_name } })
+        self.traits.clone()
+    }
+
+    /// The first password identifier's value (what a login form is filled with).
+    pub fn identifier(&self) -> &str {
+        self.identifiers.first().map(|i| i.value.as_str()).unwrap_or_default()
+    }
+
+    /// A trait's string value by its dotted path (`name.first`).
+    pub fn trait_str(&self, path: &str) -> Option<&str> {
+        path.split('.').try_fold(&self.traits, |v, key| v.get(key))?.as_str()
+    }
+
+    /// Every string in the traits, with its dotted path: what identifies this
+    /// person in a recorded exchange.
+    pub fn trait_strings(&self) -> Vec<(String, String)> {
+        fn walk(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                        walk(&path, value, out);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| walk(prefix, item, out)),
+                Value::String(s) => out.push((prefix.to_string(), s.clone())),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &self.traits, &mut out);
+        out
     }
 }
 

@@ -15,7 +15,7 @@ impl Client {
     /// the AAL2 login, an SPA 422). Afterwards the client holds the AAL1 session.
     pub async fn password_step(&mut self, person: &Person) -> Result<Exchange> {
         let flow = self.start_and_load(FlowKind::Login, &[]).await?;
-        let password = json!({"method": "password", "identifier": person.email, "password": person.password});
+        let password = json!({"method": "password", "identifier": person.identifier(), "password": person.password});
         let answer = self.submit_flow(&flow, password).await?;
         let accepted: &[u16] = match self.kind {
             ClientKind::Browser => &[303],

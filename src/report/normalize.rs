@@ -53,10 +53,11 @@ impl Normalizer {
         }
         for (n, person) in people.iter().enumerate() {
             let n = n + 1;
-            replacements.push((person.email.clone(), format!("person-{n}@example.org")));
-            replacements.push((urlencode(&person.email), urlencode(&format!("person-{n}@example.org"))));
-            replacements.push((person.first_name.clone(), format!("First{n}")));
-            replacements.push((person.last_name.clone(), format!("Last{n}")));
+            let email = person.trait_str("email").unwrap_or_default().to_string();
+            replacements.push((email.clone(), format!("person-{n}@example.org")));
+            replacements.push((urlencode(&email), urlencode(&format!("person-{n}@example.org"))));
+            replacements.push((person.trait_str("name.first").unwrap_or_default().to_string(), format!("First{n}")));
+            replacements.push((person.trait_str("name.last").unwrap_or_default().to_string(), format!("Last{n}")));
         }
         // Longest first, so that a name inside an email is not replaced on its own.
         replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));

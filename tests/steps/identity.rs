@@ -64,7 +64,7 @@ async fn location_is_admin_identity(world: &mut ConformanceWorld, path: String, 
 async fn password_credential_shape(world: &mut ConformanceWorld) -> Result<()> {
     let exchange = world.last()?;
     let body = exchange.json()?;
-    let email = &world.identity()?.person.email;
+    let email = world.identity()?.person.identifier();
     check::json_field(exchange, &body, "/credentials/password/type", &json!("password"))?;
     check::json_field(exchange, &body, "/credentials/password/identifiers", &json!([email]))?;
     check::json_field(exchange, &body, "/credentials/password/config", &Value::Null)

@@ -96,9 +96,9 @@ async fn starts_login_with(world: &mut ConformanceWorld, query: String) -> Resul
 async fn submits_password(world: &mut ConformanceWorld, what: String) -> Result<()> {
     let person = world.identity()?.person.clone();
     let (identifier, password) = match what.as_str() {
-        "the identifier and the password" => (person.email, person.password),
-        "the identifier and a wrong password" => (person.email, format!("{}-wrong", person.password)),
-        _ => (format!("unknown.{}", person.email), person.password),
+        "the identifier and the password" => (person.identifier().to_string(), person.password),
+        "the identifier and a wrong password" => (person.identifier().to_string(), format!("{}-wrong", person.password)),
+        _ => (format!("unknown.{}", person.identifier()), person.password),
     };
     let fields = json!({"method": "password", "identifier": identifier, "password": password});
     world.submit_to_flow(None, fields, Csrf::FromFlow, &[]).await

@@ -19,7 +19,7 @@ async fn new_native_signs_in(world: &mut ConformanceWorld) -> Result<()> {
     let client = world.new_client(ClientKind::Native).await?;
     let flow = client.start_and_load(FlowKind::Login, &[]).await?;
     let person = world.identity()?.person.clone();
-    world.last = Some(client.submit_flow(&flow, json!({"method": "password", "identifier": person.email, "password": person.password})).await?);
+    world.last = Some(client.submit_flow(&flow, json!({"method": "password", "identifier": person.identifier(), "password": person.password})).await?);
     world.client = Some(client);
     Ok(())
 }

@@ -22,7 +22,7 @@ async fn qr_code_of(world: &mut ConformanceWorld, template: String) -> Result<()
     let url = OtpAuthUrl::parse(&content).map_err(|e| check::failure(&exchange, e))?;
     let identity = world.identity()?;
     let expected = template
-        .replace("{email}", &identity.person.email)
+        .replace("{email}", identity.person.identifier())
         .replace("{identity id}", &identity.id)
         .replace("{secret}", &url.secret);
     check::equals(&exchange, "the otpauth URL in the QR code", expected.as_str(), content.as_str())?;
