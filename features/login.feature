@@ -6,9 +6,13 @@ Feature: Login with a password, then TOTP, to reach AAL2
   recovery code) to AAL2.
 
   What the password step answers depends on `session.whoami.required_aal`: with
-  `highest_available` (the strict profile, the default) Kratos asks for the second
-  factor right away; with `aal1` (the lax profile) the password alone is a
-  complete login and the client asks for AAL2 when it wants it.
+  `highest_available` (Kratos' default) Kratos asks for the second factor right
+  away; with `aal1` the password alone is a complete login and the client asks
+  for AAL2 when it wants it. Scenarios that describe one of the two are tagged
+  with it and run where the deployment has it.
+
+  Where the schema has several password identifiers, the scenarios tagged
+  `@each:password-identifier` run once with each.
 
   Browsers get 303 redirects and cookies, SPAs get JSON and cookies, native apps
   get JSON and a session token. Nobody follows the redirects for the client: the
@@ -21,11 +25,14 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it starts a login flow
       Then Kratos answers <answer>
       And the flow is a "<type>" flow for "aal1", posting to its own id
-      And the flow expires 10 minutes after it was issued
+      And the flow expires the deployment's login lifespan after it was issued
+      # (identifier): the identifier field is labelled with the title of the
+      # schema's one identifier trait (1070002), or "ID" (1070004) when there
+      # are several.
       And the flow's nodes are:
         | node            | group    | type     | label   |
         | csrf_token      | default  | hidden   |         |
-        | identifier      | default  | text     | 1070002 |
+        | identifier      | default  | text     | (identifier) |
         | password        | password | password | 1070001 |
         | method=password | password | submit   | 1010022 |
 
@@ -42,7 +49,8 @@ Feature: Login with a password, then TOTP, to reach AAL2
       And the login UI fetches the flow by its id
       Then Kratos answers 403 with the error security_csrf_violation
 
-  Rule: Under the strict profile, the password step of an identity with TOTP asks for the second factor
+  @whoami:highest_available @needs:admin-api @needs:totp @each:password-identifier
+  Rule: Where whoami requires the highest available AAL, the password step of an identity with TOTP asks for the second factor
 
     Scenario: A browser's password step ends at the AAL2 login, with an AAL1 session and a new CSRF cookie
       Given an identity with a password and a paired authenticator app
@@ -50,8 +58,8 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it starts a login flow
       And it submits the identifier and the password
       Then Kratos answers 303 to "self-service/login/browser?aal=aal2" on the public API
-      And it sets the session cookie with the attributes "Path=/; Expires=*; Max-Age=86399..86400; HttpOnly; SameSite=Lax"
-      And it sets the CSRF cookie with the attributes "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+      And it sets the session cookie as the deployment configures it
+      And it sets the CSRF cookie as the deployment configures it
       And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
 
     Scenario: An SPA's password step is answered 422, sending the browser to the AAL2 login
@@ -60,7 +68,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it starts a login flow
       And it submits the identifier and the password
       Then Kratos answers 422 with the error browser_location_change_required, redirecting to the AAL2 login
-      And it sets the session cookie with the attributes "Path=/; Expires=*; Max-Age=86399..86400; HttpOnly; SameSite=Lax"
+      And it sets the session cookie as the deployment configures it
       And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
 
     Scenario: A native app's password step gets a session token for an AAL1 session without the identity
@@ -73,8 +81,10 @@ Feature: Login with a password, then TOTP, to reach AAL2
       And Kratos sets no cookie
       And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
 
+  @needs:admin-api @needs:totp
   Rule: The AAL2 flow takes the TOTP code and upgrades the session
 
+    @each:password-identifier
     Scenario Outline: A <client> client completes the second factor with TOTP
       Given an identity with a password and a paired authenticator app
       And a <client> client that has completed the password step
@@ -94,8 +104,8 @@ Feature: Login with a password, then TOTP, to reach AAL2
 
       Examples:
         | client  | aal2 answer         | type    | answer                                                              |
-        | browser | 303 to the login UI | browser | 303 to the default return URL                                       |
-        | SPA     | 200 with the flow   | browser | 200 with a session and no token, continuing with a redirect to the default return URL |
+        | browser | 303 to the login UI | browser | 303 to the return URL after login                                   |
+        | SPA     | 200 with the flow   | browser | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with the flow   | api     | 200 with a session and the same session token, continuing with nothing |
 
     Scenario Outline: A <client> client cannot start an AAL2 flow without a session
@@ -138,6 +148,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       Then Kratos answers 200 with a session and the same session token, continuing with nothing
       And the client has a session at "aal2" with the methods "password, totp, totp"
 
+    @settings-aal:highest_available
     Scenario Outline: A <client> client that has only completed the password step cannot open its settings
       Given an identity with a password and a paired authenticator app
       And a <client> client that has completed the password step
@@ -150,9 +161,9 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | SPA     | 403 with the error session_aal2_required, redirecting to the AAL2 login    |
         | native  | 403 with the error session_aal2_required, redirecting to the AAL2 login    |
 
-  Rule: Under the lax profile, the password alone is a complete AAL1 login
+  @whoami:aal1 @needs:admin-api @needs:totp @each:password-identifier
+  Rule: Where whoami accepts AAL1, the password alone is a complete login
 
-    @profile:lax
     Scenario Outline: A <client> client with TOTP logs in with the password alone, then upgrades
       Given an identity with a password and a paired authenticator app
       And a <client> client
@@ -166,10 +177,11 @@ Feature: Login with a password, then TOTP, to reach AAL2
 
       Examples:
         | client  | answer                                                                                |
-        | browser | 303 to the default return URL                                                         |
-        | SPA     | 200 with a session and no token, continuing with a redirect to the default return URL |
+        | browser | 303 to the return URL after login                                                     |
+        | SPA     | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with a session and a session token, continuing with nothing                       |
 
+  @needs:admin-api @needs:totp
   Rule: Logging out ends the session
 
     Scenario: A browser logs out through the logout URL Kratos gives it
@@ -178,9 +190,9 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it asks for a logout URL
       Then Kratos answers 200 with a logout token and a logout URL
       When it follows the logout URL
-      Then Kratos answers 303 to "http://127.0.0.1:4455/login"
-      And it expires the session cookie with the attributes "Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; SameSite=Lax"
-      And it sets the CSRF cookie with the attributes "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+      Then Kratos answers 303 to the logout return URL
+      And it expires the session cookie as the deployment configures it
+      And it sets the CSRF cookie as the deployment configures it
       And whoami refuses the client's session with 401
 
     Scenario: An SPA logs out through the logout URL Kratos gives it
@@ -204,6 +216,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it logs out with the session token "ory_st_notatokenkratoseverissued000"
       Then Kratos answers 403 with an error without id, whose reason is "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
 
+  @needs:admin-api @needs:lookup_secret
   Rule: A recovery code (lookup secret) is a second factor too, and works once
 
     Scenario Outline: A <client> client completes the second factor with a recovery code
@@ -217,8 +230,8 @@ Feature: Login with a password, then TOTP, to reach AAL2
 
       Examples:
         | client  | answer                                                                                |
-        | browser | 303 to the default return URL                                                         |
-        | SPA     | 200 with a session and no token, continuing with a redirect to the default return URL |
+        | browser | 303 to the return URL after login                                                     |
+        | SPA     | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with a session and the same session token, continuing with nothing                |
 
     Scenario: A recovery code is accepted once, then refused, and settings shows it as used
@@ -235,12 +248,14 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When the first client reveals its recovery codes in a settings flow
       Then the used code is shown as used, with the message 1050014
 
+    @needs:totp
     Scenario: An identity with TOTP and recovery codes is offered both
       Given an identity with a password, a paired authenticator app and recovery codes
       And a native client that has completed the password step
       When it starts a login flow with "aal=aal2"
       Then the flow's nodes are "csrf_token, totp_code, method=totp, lookup_secret, method=lookup_secret"
 
+  @needs:admin-api @needs:totp
   Rule: TOTP codes are checked with a window of one step either side
 
     Scenario Outline: A code of <which> is <verdict>
@@ -284,6 +299,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       And it submits the same TOTP code again
       Then Kratos answers 200 with a session and the same session token, continuing with nothing
 
+  @needs:admin-api @needs:totp
   Rule: Wrong or malformed second factors are refused with the flow and a message
 
     Scenario Outline: A <client> client submits a wrong TOTP code: <why>
@@ -294,7 +310,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       Then Kratos answers <answer>
       And <where> has the message <message>
       And the node "totp_code" carries no value
-      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+      And the client's session still owes its second factor
 
       Examples:
         | client  | why          | code          | answer              | where                 | message |
@@ -349,8 +365,10 @@ Feature: Login with a password, then TOTP, to reach AAL2
       Then Kratos answers 400 with the flow
       And the flow has the message 4000001 saying "Expected JSON sent in request body to be an object but got: Number"
 
+  @needs:admin-api
   Rule: The password step refuses wrong credentials without telling which part was wrong
 
+    @each:password-identifier
     Scenario Outline: A <client> client submits <what>
       Given an identity with a password
       And a <client> client
@@ -366,6 +384,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | native  | the identifier and a wrong password   | 400 with the flow   |
         | native  | an unknown identifier and a password  | 400 with the flow   |
 
+  @needs:admin-api @needs:totp
   Rule: CSRF protection: browser flows need the token, native flows must not look like browsers
 
     Scenario Outline: A <client> client's second factor without a valid CSRF token is refused: <why>
@@ -374,7 +393,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it starts a login flow with "aal=aal2"
       And it submits the TOTP code of the current step with <csrf>
       Then Kratos answers <answer>
-      And whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login
+      And the client's session still owes its second factor
 
       Examples:
         | client  | why            | csrf               | answer                                          |
@@ -398,7 +417,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
 
   Rule: Flows expire, cannot be made up, and are checked against their parameters
 
-    @profile:short-lived
+    @needs:admin-api @needs:short-flow-lifespans
     Scenario Outline: A <client> client submits the password to an expired login flow
       Given an identity with a password
       And a <client> client
@@ -413,7 +432,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | SPA     | 410 with the error self_service_flow_expired and a new flow id |
         | native  | 410 with the error self_service_flow_expired and a new flow id |
 
-    @profile:short-lived
+    @needs:admin-api @needs:totp @needs:short-flow-lifespans
     Scenario: A native client submits TOTP to an expired AAL2 flow while holding its AAL1 session
       Given an identity with a password and a paired authenticator app
       And a native client that has completed the password step
@@ -441,39 +460,42 @@ Feature: Login with a password, then TOTP, to reach AAL2
 
     Scenario Outline: A <client> client asks to return to a URL that is not allowed
       Given a <client> client
-      When it starts a login flow with "return_to=https://evil.example.com/"
+      When it starts a login flow returning to a return URL that is not allowed
       Then Kratos answers <answer>
 
       Examples:
-        | client  | answer                                                                                                         |
-        | browser | 303 to the error UI for self_service_flow_return_to_forbidden                                                  |
-        | SPA     | 400 with the error self_service_flow_return_to_forbidden, because 'Requested return_to URL "https://evil.example.com/" is not allowed.' |
-        | native  | 400 with the error self_service_flow_return_to_forbidden, because 'Requested return_to URL "https://evil.example.com/" is not allowed.' |
+        | client  | answer                                                                             |
+        | browser | 303 to the error UI for self_service_flow_return_to_forbidden                      |
+        | SPA     | 400 with the error self_service_flow_return_to_forbidden, naming the return URL    |
+        | native  | 400 with the error self_service_flow_return_to_forbidden, naming the return URL    |
 
+    @whoami:highest_available @needs:admin-api @needs:totp
     Scenario: A browser's allowed return_to is kept through the AAL2 step (ory/kratos#2172)
       Given an identity with a password and a paired authenticator app
       And a browser client
-      When it starts a login flow with "return_to=http://127.0.0.1:4455/after-login"
+      When it starts a login flow returning to an allowed return URL
       And it submits the identifier and the password
-      Then Kratos answers 303 to "self-service/login/browser?aal=aal2&return_to=http%3A%2F%2F127.0.0.1%3A4455%2Fafter-login" on the public API
+      Then Kratos answers 303 to the AAL2 login on the public API, keeping the return URL
       When it follows the redirect
       Then Kratos answers 303 to the login UI
-      And the flow's return_to is "http://127.0.0.1:4455/after-login"
+      And the flow's return_to is the allowed return URL
       When it submits the TOTP code of the current step
-      Then Kratos answers 303 to "http://127.0.0.1:4455/after-login"
+      Then Kratos answers 303 to the allowed return URL
 
+    @whoami:highest_available @needs:admin-api @needs:totp
     Scenario: An SPA's allowed return_to is kept through the AAL2 step (ory/kratos#2172)
       Given an identity with a password and a paired authenticator app
       And an SPA client
-      When it starts a login flow with "return_to=http://127.0.0.1:4455/after-login"
+      When it starts a login flow returning to an allowed return URL
       And it submits the identifier and the password
       Then Kratos answers 422 with the error browser_location_change_required
       When it follows the redirect_browser_to URL
       Then Kratos answers 200 with the flow
-      And the flow's return_to is "http://127.0.0.1:4455/after-login"
+      And the flow's return_to is the allowed return URL
       When it submits the TOTP code of the current step
-      Then Kratos answers 200 with a session and no token, continuing with a redirect to "http://127.0.0.1:4455/after-login"
+      Then Kratos answers 200 with a session and no token, continuing with a redirect to the allowed return URL
 
+    @needs:admin-api @needs:totp
     Scenario: A completed AAL2 flow submitted again is refused, since the session already is AAL2
       Given an identity with a password and a paired authenticator app
       And a native client that has completed the password step

@@ -113,11 +113,26 @@ pub fn error(exchange: &Exchange, status_code: u16, id: Option<&str>) -> Result<
     Ok(error)
 }
 
-/// The flow's nodes are exactly these, in this order.
+/// The flow's nodes of the groups `expected` names (and the default group) are
+/// these: the visible ones in this order, the hidden inputs in any order.
 pub fn node_names(exchange: &Exchange, flow: &Flow, expected: &[&str]) -> Result<()> {
-    let actual = flow.node_names();
-    if actual != expected {
-        return Err(failure(exchange, format!("flow nodes: expected {expected:?}, got {actual:?}")));
+    let listed: Vec<(String, &crate::client::Node)> = flow.node_names().into_iter().zip(flow.ui.nodes.iter()).collect();
+    let mut groups = vec!["default"];
+    groups.extend(listed.iter().filter(|(name, _)| expected.contains(&name.as_str())).map(|(_, n)| n.group.as_str()));
+    let relevant: Vec<&(String, &crate::client::Node)> = listed.iter().filter(|(_, n)| groups.contains(&n.group.as_str())).collect();
+    let hidden_names: Vec<&str> = relevant.iter().filter(|(_, n)| n.is_hidden()).map(|(name, _)| name.as_str()).collect();
+    let actual_visible: Vec<&str> = relevant.iter().filter(|(_, n)| !n.is_hidden()).map(|(name, _)| name.as_str()).collect();
+    let mut actual_hidden = hidden_names.clone();
+    actual_hidden.sort_unstable();
+    let expected_visible: Vec<&str> = expected.iter().copied().filter(|name| !hidden_names.contains(name)).collect();
+    let mut expected_hidden: Vec<&str> = expected.iter().copied().filter(|name| hidden_names.contains(name)).collect();
+    expected_hidden.sort_unstable();
+    if actual_visible != expected_visible || actual_hidden != expected_hidden {
+        let actual: Vec<&str> = relevant.iter().map(|(name, _)| name.as_str()).collect();
+        return Err(failure(
+            exchange,
+            format!("flow nodes (visible in order, hidden as a set): expected {expected:?}, got {actual:?}"),
+        ));
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ pub const TAG: &str = "deviation";
 #[serde(deny_unknown_fields)]
 pub struct Deviation {
     pub scenario: String,
-    pub kratos: String,
+    /// Every Kratos version the behaviour was seen on.
+    pub kratos: Vec<String>,
     pub reason: String,
     pub upstream: String,
 }
@@ -86,7 +87,7 @@ mod tests {
             "Feature: x\n  @deviation\n  Scenario: odd\n    Given a step\n",
         )
         .unwrap();
-        std::fs::write(dir.join("ledger.yml"), "- scenario: gone\n  kratos: v1\n  reason: r\n  upstream: https://x\n").unwrap();
+        std::fs::write(dir.join("ledger.yml"), "- scenario: gone\n  kratos: [v1]\n  reason: r\n  upstream: https://x\n").unwrap();
         let problems = check(&dir, &dir.join("ledger.yml")).unwrap_err();
         assert!(problems.contains("\"odd\" has no entry"), "{problems}");
         assert!(problems.contains("lists \"gone\""), "{problems}");

@@ -4,24 +4,32 @@
 //! definitions in `tests/steps/`. Steps stay thin: they parse the words, call a
 //! [`client::Client`] action and hand the result to a [`check`].
 //!
-//! - [`kratos`]: the Kratos under test (container, local process or an existing
-//!   deployment), its configuration and profiles.
+//! - [`deployment`]: the deployment under test, described once from its
+//!   configuration: schemas, identifiers, URLs, issuer, cookies, AAL rules,
+//!   lifespans; what a scenario needs of it, and what the team expects.
+//! - [`kratos`]: the Kratos launcher (container, local process or an existing
+//!   deployment) and its instances.
 //! - [`client`]: browser, SPA and native clients and the flow, node, session and
-//!   error types they read.
-//! - [`check`]: the assertions, each printing the HTTP exchange that broke it.
-//! - [`identity`]: fake people and the admin API.
+//!   error types they read; the one HTTP helper.
+//! - [`identity`]: identities generated from the team's schema, and the admin API.
 //! - [`totp`]: secrets, otpauth URLs, QR codes and codes for any time step.
+//! - [`check`]: the assertions, each printing the HTTP exchange that broke it.
+//! - [`report`]: redaction of every event, failures as they happen, JUnit, the
+//!   summary, and the recorded flow documentation.
+//! - [`runner`]: the plan (which scenario runs where, which is not applicable
+//!   and why) and the cucumber run.
 //! - [`deviations`]: the ledger of known deviations and its check.
-//! - [`report`]: the end-of-run summary and the recorded flow documentation.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
 pub mod check;
 pub mod client;
+pub mod deployment;
 pub mod deviations;
 pub mod identity;
 pub mod kratos;
 pub mod redact;
 pub mod report;
+pub mod runner;
 pub mod totp;
 pub mod world;
 

@@ -46,10 +46,17 @@ pub fn register(secret: impl Into<String>) {
     }
 }
 
-/// Replaces every registered secret in `text`.
+/// The TOTP QR code: an image whose content is the whole otpauth URL, secret
+/// included, so it is a secret as a whole.
+static QR_IMAGE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"data:image/png;base64,[A-Za-z0-9+/=]+").expect("valid"));
+pub const QR_PLACEHOLDER: &str = "data:image/png;base64,[redacted: the QR code of the TOTP secret]";
+
+/// Replaces every registered secret in `text`, and any PNG data URI (the QR code
+/// of a TOTP secret).
 pub fn text(text: &str) -> String {
     let secrets = SECRETS.read().expect("not poisoned");
-    let mut out = text.to_string();
+    let mut out = QR_IMAGE.replace_all(text, QR_PLACEHOLDER).into_owned();
     for secret in secrets.iter() {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), REDACTED);

@@ -4,13 +4,25 @@
 //! Kratos v1.3.1 validates with a fixed SHA1 / 6 digits / 30 s and a skew of one
 //! step: codes of the current, previous and next step are accepted.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
+use crate::client::Late;
 use crate::redact;
+
+/// Where a late code leaves the code it made, for the scenario to read back.
+#[derive(Debug, Clone, Default)]
+pub struct SentCode(Arc<Mutex<Option<String>>>);
+
+impl SentCode {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
 
 pub const STEP_SECONDS: u64 = 30;
 /// A code meant for a step relative to the server's current one must reach Kratos
@@ -44,19 +56,34 @@ impl Authenticator {
         &self.secret
     }
 
-    /// The code for the step `offset` steps from now (0: now, -1: the previous one).
-    /// Offsets other than 0 mean something only within one server step, so near a
-    /// step's end this waits (at most [`STEP_GUARD`]) for the next step to begin.
-    pub async fn code_for_step(&self, offset: i64) -> String {
-        let now = if offset == 0 { unix_now() } else { guarded_now().await };
-        let step = (now / STEP_SECONDS) as i64 + offset;
-        self.code_at((step.max(0) as u64) * STEP_SECONDS)
-    }
-
     /// The code for the current step. It stays valid through the next step
     /// (skew 1), so it needs no guard.
     pub fn current_code(&self) -> String {
         self.code_at(unix_now())
+    }
+
+    /// A code made when the request carrying it gets its turn at Kratos
+    /// ([`Late`]), for the step `offset` steps from then; near a step's end an
+    /// offset other than 0 asks to wait for the next step. The code sent is kept
+    /// in `sent` (a scenario that replays it reads it there).
+    pub fn late_code(&self, offset: i64, sent: Option<SentCode>) -> Late {
+        let app = self.clone();
+        Arc::new(move || {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970");
+            if offset != 0 {
+                let into_step = Duration::from_millis((now.as_millis() % (STEP_SECONDS as u128 * 1000)) as u64);
+                let left = Duration::from_secs(STEP_SECONDS) - into_step;
+                if left < STEP_GUARD {
+                    return Err(left + Duration::from_millis(50));
+                }
+            }
+            let step = (now.as_secs() / STEP_SECONDS) as i64 + offset;
+            let code = app.code_at((step.max(0) as u64) * STEP_SECONDS);
+            if let Some(sent) = &sent {
+                *sent.0.lock().expect("not poisoned") = Some(code.clone());
+            }
+            Ok(code)
+        })
     }
 
     fn code_at(&self, unix_seconds: u64) -> String {
@@ -68,17 +95,6 @@ impl Authenticator {
 
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_secs()
-}
-
-/// The current time, after waiting out the last [`STEP_GUARD`] of a step if needed.
-async fn guarded_now() -> u64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970");
-    let into_step = Duration::from_millis((now.as_millis() % (STEP_SECONDS as u128 * 1000)) as u64);
-    let left = Duration::from_secs(STEP_SECONDS) - into_step;
-    if left < STEP_GUARD {
-        tokio::time::sleep(left + Duration::from_millis(50)).await;
-    }
-    unix_now()
 }
 
 /// An `otpauth://totp/...` URL, taken apart.

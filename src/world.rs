@@ -1,20 +1,24 @@
 //! The state of one scenario. Each scenario gets a fresh world: its own clients,
-//! cookie jars and identities, so scenarios share nothing but the Kratos instance
-//! of their profile and can run concurrently.
+//! cookie jars and identities, so scenarios share nothing but the Kratos
+//! instance the run's plan gave them, and can run concurrently.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 
 use crate::client::{Client, ClientKind, Exchange, Flow, FlowKind, Transcript};
+use crate::deployment::Deployment;
 use crate::identity::{AdminApi, Identity, Person};
 use crate::kratos::{self, Kratos};
 use crate::totp::Authenticator;
 
 #[derive(Debug, Default, cucumber::World)]
 pub struct ConformanceWorld {
-    /// The profile this scenario runs against, from its `@profile:<name>` tag.
-    pub profile: String,
+    /// The instance this scenario runs on (the run's plan chose it from the
+    /// scenario's needs), and, for a scenario that runs once per password
+    /// identifier, the identifier trait of this run.
+    pub instance: String,
+    pub identifier_trait: Option<String>,
     kratos: Option<Arc<Kratos>>,
     /// Every exchange of the scenario, for failure reports.
     pub transcript: Transcript,
@@ -33,8 +37,16 @@ pub struct ConformanceWorld {
     /// and the one it replaced.
     pub authenticator: Option<Authenticator>,
     pub previous_authenticator: Option<Authenticator>,
-    /// The TOTP code the scenario submitted last.
-    pub last_totp_code: Option<String>,
+    /// The TOTP code the scenario submitted last (made when its request was sent).
+    pub last_totp_code: crate::totp::SentCode,
+    /// The `return_to` the scenario asked for.
+    pub return_to: Option<String>,
+    /// The `method` of the last submit (what a login ended with).
+    pub last_method: Option<String>,
+    /// The identity's addresses that Kratos has not sent a verification for yet
+    /// (where the deployment verifies addresses): the next successful settings
+    /// submit sends it, and says so in `continue_with`.
+    pub pending_addresses: Vec<String>,
     /// The identity's recovery codes, and the one used last.
     pub recovery_codes: Vec<String>,
     pub used_recovery_code: Option<String>,
@@ -47,15 +59,21 @@ pub struct ConformanceWorld {
 }
 
 impl ConformanceWorld {
-    /// The Kratos of this scenario's profile (started on first use).
+    /// The Kratos instance of this scenario.
     pub async fn kratos(&mut self) -> Result<Arc<Kratos>> {
         if let Some(kratos) = &self.kratos {
             return Ok(Arc::clone(kratos));
         }
-        let profile = if self.profile.is_empty() { kratos::DEFAULT_PROFILE.to_string() } else { self.profile.clone() };
-        let kratos = kratos::instances().get(&profile).await.map_err(|e| anyhow!("the Kratos under test is not available: {e}"))?;
+        let kratos = kratos::instances()
+            .get(&self.instance)
+            .ok_or_else(|| anyhow!("the Kratos instance \"{}\" of this scenario is not running", self.instance))?;
         self.kratos = Some(Arc::clone(&kratos));
         Ok(kratos)
+    }
+
+    /// What the deployment under test is configured to do.
+    pub async fn deployment(&mut self) -> Result<Arc<Deployment>> {
+        Ok(Arc::clone(&self.kratos().await?.deployment))
     }
 
     /// The Kratos this scenario already uses, if any (for the after-hook).
@@ -84,8 +102,13 @@ impl ConformanceWorld {
         self.last.as_ref().context("no request was made yet")
     }
 
+    /// The current flow; without one, the error shows the last exchange, which
+    /// is what did not yield a flow.
     pub fn flow(&self) -> Result<&Flow> {
-        self.flow.as_ref().context("no flow yet")
+        self.flow.as_ref().ok_or_else(|| match self.transcript.last() {
+            Some(exchange) => crate::check::failure(&exchange, "expected a flow, the last answer carried none"),
+            None => anyhow!("no flow yet: start one with \"When it starts a login flow\""),
+        })
     }
 
     pub fn identity(&self) -> Result<&Identity> {
@@ -119,6 +142,19 @@ impl ConformanceWorld {
     /// Submits `fields` to the current flow's `ui.action` (or to `action`), as the
     /// scenario's client, and keeps the answer for the `Then` steps.
     pub async fn submit_to_flow(&mut self, action: Option<String>, fields: serde_json::Value, csrf: Csrf, headers: &[(String, String)]) -> Result<()> {
+        self.submit_to_flow_with(action, fields, csrf, headers, Vec::new()).await
+    }
+
+    /// The same, with fields made when the request's turn at Kratos comes.
+    pub async fn submit_to_flow_with(
+        &mut self,
+        action: Option<String>,
+        fields: serde_json::Value,
+        csrf: Csrf,
+        headers: &[(String, String)],
+        late: Vec<(String, crate::client::Late)>,
+    ) -> Result<()> {
+        self.last_method = fields.get("method").and_then(|m| m.as_str()).map(str::to_string);
         let flow = self.flow()?.clone();
         let client = self.client()?.clone();
         let mut fields: Vec<(String, serde_json::Value)> = fields.as_object().cloned().unwrap_or_default().into_iter().collect();
@@ -131,12 +167,7 @@ impl ConformanceWorld {
             fields.push(("csrf_token".into(), serde_json::Value::String(token)));
         }
         let action = action.unwrap_or_else(|| flow.ui.action.clone());
-        let exchange = if headers.is_empty() {
-            client.submit(&action, fields).await?
-        } else {
-            let body = crate::client::Body::Json(serde_json::Value::Object(fields.into_iter().collect()));
-            client.submit_body(&action, body, headers).await?
-        };
+        let exchange = client.submit_with(&action, fields, headers, late).await?;
         self.last = Some(exchange);
         Ok(())
     }
@@ -156,14 +187,51 @@ impl ConformanceWorld {
         Ok(())
     }
 
+    /// A new fake person for a schema of the deployment (`None`: the default).
+    pub async fn new_person(&mut self, schema_id: Option<&str>) -> Result<Person> {
+        let deployment = self.deployment().await?;
+        let schema = match schema_id {
+            Some(id) => deployment.schema(id).with_context(|| format!("the deployment has no identity schema \"{id}\""))?,
+            None => deployment.default_schema(),
+        };
+        let person = Person::generate(&deployment, schema).map_err(|e| anyhow!("{e}"))?;
+        self.people.push(person.clone());
+        Ok(person)
+    }
+
     /// Creates an identity through the admin API and remembers it for deletion.
-    pub async fn create_identity(&mut self, schema_id: &str) -> Result<Identity> {
-        let person = Person::fake();
-        let exchange = self.admin().await?.create(&person, schema_id).await?;
+    /// A refusal of the generated traits names the trait and how to pin it.
+    pub async fn create_identity(&mut self, schema_id: Option<&str>) -> Result<Identity> {
+        let deployment = self.deployment().await?;
+        let schema_id = schema_id.unwrap_or(&deployment.default_schema_id).to_string();
+        let person = self.new_person(Some(&schema_id)).await?;
+        let exchange = self.admin().await?.create(&person, &schema_id).await?;
+        if exchange.status.as_u16() == 400 {
+            return Err(crate::check::failure(&exchange, crate::identity::explain_refused_traits(&exchange)));
+        }
         crate::check::status(&exchange, 201)?;
         let id = exchange.json()?["id"].as_str().context("the created identity has no id")?.to_string();
         self.created_identities.push(id.clone());
-        self.people.push(person.clone());
-        Ok(Identity { id, person, schema_id: schema_id.to_string() })
+        // Created through the admin API, its addresses wait for a verification.
+        self.pending_addresses = pending_addresses(&deployment, &schema_id, &person);
+        Ok(Identity { id, person, schema_id })
     }
+
+    /// The identifier a login is filled with: the one this run of the scenario
+    /// is about, or the schema's first.
+    pub fn identifier_of(&self, person: &Person) -> Result<String> {
+        person.identifier_of(self.identifier_trait.as_deref()).map(str::to_string).with_context(|| {
+            format!("the person has no password identifier{}", self.identifier_trait.as_ref().map(|t| format!(" traits.{t}")).unwrap_or_default())
+        })
+    }
+}
+
+/// The addresses of `person` that Kratos will verify (lower-cased, as it stores
+/// them), where the deployment verifies addresses.
+fn pending_addresses(deployment: &Deployment, schema_id: &str, person: &Person) -> Vec<String> {
+    if !deployment.verification.enabled {
+        return Vec::new();
+    }
+    let Some(schema) = deployment.schema(schema_id) else { return Vec::new() };
+    schema.verifiable_traits().iter().filter_map(|t| person.trait_str(&t.path)).map(str::to_lowercase).collect()
 }

@@ -6,36 +6,42 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::{Client, ClientKind, Exchange, Flow, FlowKind};
-use crate::identity::Person;
+use super::{Client, ClientKind, Exchange, Flow, FlowKind, Late};
+use crate::check;
 
 impl Client {
-    /// The password step, whatever the profile makes of it: a complete AAL1 login,
-    /// or an AAL1 session with a request for the second factor (a browser 303 to
-    /// the AAL2 login, an SPA 422). Afterwards the client holds the AAL1 session.
-    pub async fn password_step(&mut self, person: &Person) -> Result<Exchange> {
+    /// The password step, whatever the deployment makes of it: a complete AAL1
+    /// login, or an AAL1 session with a request for the second factor (a browser
+    /// 303 to the AAL2 login, an SPA 422). Afterwards the client holds the AAL1
+    /// session. A browser sent back to the login UI (wrong credentials, a
+    /// refused identifier) fails here, with the exchange.
+    pub async fn password_step(&mut self, identifier: &str, password: &str) -> Result<Exchange> {
         let flow = self.start_and_load(FlowKind::Login, &[]).await?;
-        let password = json!({"method": "password", "identifier": person.identifier(), "password": person.password});
-        let answer = self.submit_flow(&flow, password).await?;
+        let answer = self.submit_flow(&flow, json!({"method": "password", "identifier": identifier, "password": password})).await?;
         let accepted: &[u16] = match self.kind {
             ClientKind::Browser => &[303],
             ClientKind::Spa => &[200, 422],
             ClientKind::Native => &[200],
         };
         if !accepted.contains(&answer.status.as_u16()) {
-            bail!("the password step of a {} client failed with {}\n{answer}", self.kind, answer.status);
+            return Err(check::failure(&answer, format!("the password step of a {} client failed with {}", self.kind, answer.status)));
+        }
+        let login_ui = &self.kratos.deployment.ui.login;
+        if self.kind == ClientKind::Browser && answer.location().is_some_and(|l| l.starts_with(login_ui.as_str())) {
+            return Err(check::failure(&answer, "the password step sent the browser back to the login UI: the login was refused"));
         }
         self.keep_session_token(&answer);
         Ok(answer)
     }
 
-    /// An AAL2 flow, submitted with `fields` (a TOTP or recovery code).
-    pub async fn second_factor(&mut self, fields: Value) -> Result<Exchange> {
+    /// An AAL2 flow, submitted with `fields` and `late` ones (a TOTP code made
+    /// when its turn comes, or a recovery code).
+    pub async fn second_factor(&mut self, fields: Value, late: Vec<(String, Late)>) -> Result<Exchange> {
         let flow = self.start_and_load(FlowKind::Login, &[("aal", "aal2")]).await?;
-        let answer = self.submit_flow(&flow, fields).await?;
+        let answer = self.submit_flow_with(&flow, fields, late).await?;
         let expected = if self.kind == ClientKind::Browser { 303 } else { 200 };
         if answer.status.as_u16() != expected {
-            bail!("the second factor of a {} client failed with {}\n{answer}", self.kind, answer.status);
+            return Err(check::failure(&answer, format!("the second factor of a {} client failed with {}", self.kind, answer.status)));
         }
         self.keep_session_token(&answer);
         Ok(answer)
@@ -52,11 +58,16 @@ impl Client {
 
     /// Submits `fields` (an object) to the flow with its CSRF token.
     pub async fn submit_flow(&self, flow: &Flow, fields: Value) -> Result<Exchange> {
+        self.submit_flow_with(flow, fields, Vec::new()).await
+    }
+
+    /// The same, with fields made when the request's turn comes.
+    pub async fn submit_flow_with(&self, flow: &Flow, fields: Value, late: Vec<(String, Late)>) -> Result<Exchange> {
         let mut fields: Vec<(String, Value)> = fields.as_object().cloned().unwrap_or_default().into_iter().collect();
         if self.kind != ClientKind::Native {
             fields.push(("csrf_token".into(), json!(flow.csrf_token().unwrap_or_default())));
         }
-        self.submit(&flow.ui.action, fields).await
+        self.submit_with(&flow.ui.action, fields, &[], late).await
     }
 
     /// Submits `fields` to a well-formed flow id that Kratos never issued (with the

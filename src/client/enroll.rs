@@ -2,7 +2,7 @@
 //! an authenticator app and generating recovery codes. What these flows answer
 //! is asserted step by step in enrollment.feature; here they must just work.
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::{Client, FlowKind};
@@ -11,13 +11,16 @@ use crate::totp::Authenticator;
 impl Client {
     /// Pairs a new authenticator app with the signed-in identity.
     pub async fn pair_totp(&self) -> Result<Authenticator> {
-        let flow = self.start_and_load(FlowKind::Settings, &[]).await?;
+        let started = self.start_flow(FlowKind::Settings, &[]).await?;
+        let flow = self.flow_from(FlowKind::Settings, &started).await?;
+        let exchange = self.http.transcript().last().unwrap_or(started);
         let secret = flow
             .node_by_id("totp_secret_key")
             .and_then(|n| n.attributes.pointer("/text/context/secret")?.as_str())
-            .context("the settings flow offers no TOTP secret")?;
+            .ok_or_else(|| crate::check::failure(&exchange, "the settings flow offers no TOTP secret"))?;
         let authenticator = Authenticator::from_secret(secret)?;
-        let paired = self.submit_flow(&flow, json!({"method": "totp", "totp_code": authenticator.current_code()})).await?;
+        let code = authenticator.late_code(0, None);
+        let paired = self.submit_flow_with(&flow, json!({"method": "totp"}), vec![("totp_code".into(), code)]).await?;
         self.expect_settings_saved(&paired)?;
         Ok(authenticator)
     }
@@ -30,7 +33,7 @@ impl Client {
         let codes: Vec<String> = flow
             .node_by_id("lookup_secret_codes")
             .and_then(|n| n.attributes.pointer("/text/context/secrets")?.as_array().cloned())
-            .context("the settings flow shows no recovery codes")?
+            .ok_or_else(|| crate::check::failure(&generated, "the settings flow shows no recovery codes"))?
             .iter()
             .filter_map(|s| s.pointer("/context/secret").and_then(Value::as_str).map(str::to_string))
             .collect();
@@ -45,7 +48,7 @@ impl Client {
             _ => answer.status.as_u16() == 200 && answer.json().is_ok_and(|b| b["state"] == "success"),
         };
         if !saved {
-            bail!("the settings flow did not save ({})\n{answer}", answer.status);
+            return Err(crate::check::failure(answer, format!("the settings flow did not save ({})", answer.status)));
         }
         Ok(())
     }

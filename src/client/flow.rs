@@ -97,6 +97,19 @@ impl Flow {
         self.ui.nodes.iter().map(Node::label_for_listing).collect()
     }
 
+    /// The names of the nodes a person sees (all but hidden inputs), in order.
+    pub fn visible_node_names(&self) -> Vec<String> {
+        self.ui.nodes.iter().filter(|n| !n.is_hidden()).map(Node::label_for_listing).collect()
+    }
+
+    /// The names of the hidden inputs, sorted: their order means nothing to
+    /// anyone, and Kratos versions differ in it.
+    pub fn hidden_node_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.ui.nodes.iter().filter(|n| n.is_hidden()).map(Node::label_for_listing).collect();
+        names.sort();
+        names
+    }
+
     /// The value of the `csrf_token` node (empty for API flows).
     pub fn csrf_token(&self) -> Option<&str> {
         self.node("csrf_token").and_then(Node::value_str)
@@ -118,6 +131,10 @@ impl Node {
 
     pub fn attr_str(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).and_then(Value::as_str)
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        self.attr_str("type") == Some("hidden")
     }
 
     pub fn label_id(&self) -> Option<u64> {

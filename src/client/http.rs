@@ -30,26 +30,68 @@ pub enum Body {
     Raw { content_type: String, bytes: Vec<u8> },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     pub method: Method,
     pub url: Url,
     pub headers: Vec<(String, String)>,
     pub body: Body,
+    /// Fields whose value is made only when the request's turn at Kratos has
+    /// come (a TOTP code: made earlier, a wait for the turn could move it into
+    /// another time step).
+    pub late: Vec<(String, Late)>,
 }
+
+/// A value made at the last moment: `Err(wait)` asks to be asked again after
+/// `wait` (a code for a relative time step near a step's end), and the request
+/// gives up its turn meanwhile.
+pub type Late = Arc<dyn Fn() -> Result<String, Duration> + Send + Sync>;
 
 impl Request {
     pub fn get(url: Url) -> Self {
-        Request { method: Method::GET, url, headers: Vec::new(), body: Body::Empty }
+        Request { method: Method::GET, url, headers: Vec::new(), body: Body::Empty, late: Vec::new() }
     }
 
     pub fn new(method: Method, url: Url, body: Body) -> Self {
-        Request { method, url, headers: Vec::new(), body }
+        Request { method, url, headers: Vec::new(), body, late: Vec::new() }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
+    }
+
+    /// A body field whose value is made when the request's turn comes.
+    pub fn late(mut self, field: &str, value: Late) -> Self {
+        self.late.push((field.to_string(), value));
+        self
+    }
+
+    /// The body with the late fields filled in, or how long to wait first.
+    fn with_late_fields(&self) -> Result<Body, Duration> {
+        let mut body = self.body.clone();
+        for (field, make) in &self.late {
+            let value = make()?;
+            match &mut body {
+                Body::Json(Value::Object(map)) => {
+                    map.insert(field.clone(), Value::String(value));
+                }
+                Body::Form(fields) => fields.push((field.clone(), value)),
+                _ => {}
+            }
+        }
+        Ok(body)
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let late: Vec<&str> = self.late.iter().map(|(field, _)| field.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &redact::text(self.url.as_str()))
+            .field("late", &late)
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,21 +177,39 @@ impl fmt::Display for Exchange {
     }
 }
 
-/// The exchanges of one scenario, in order; shared by all its clients.
-#[derive(Debug, Clone, Default)]
-pub struct Transcript(Arc<Mutex<Vec<Exchange>>>);
+/// The exchanges of one scenario, in order; shared by all its clients. Its id
+/// goes with every request (`X-Conformance-Scenario`), so that Kratos' log
+/// lines about the scenario can be told from those of scenarios running beside it.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    id: Arc<String>,
+    exchanges: Arc<Mutex<Vec<Exchange>>>,
+}
+
+impl Default for Transcript {
+    fn default() -> Self {
+        Transcript { id: Arc::new(crate::identity::generate::nonce(16)), exchanges: Default::default() }
+    }
+}
+
+/// The header that carries the scenario's correlation id.
+pub const SCENARIO_HEADER: &str = "x-conformance-scenario";
 
 impl Transcript {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     pub fn push(&self, exchange: Exchange) {
-        self.0.lock().expect("not poisoned").push(exchange);
+        self.exchanges.lock().expect("not poisoned").push(exchange);
     }
 
     pub fn last(&self) -> Option<Exchange> {
-        self.0.lock().expect("not poisoned").last().cloned()
+        self.exchanges.lock().expect("not poisoned").last().cloned()
     }
 
     pub fn all(&self) -> Vec<Exchange> {
-        self.0.lock().expect("not poisoned").clone()
+        self.exchanges.lock().expect("not poisoned").clone()
     }
 }
 
@@ -191,24 +251,45 @@ impl Http {
     /// Sends the request and records the exchange. Transport errors (refused,
     /// timed out) are errors; every HTTP status is a response for the checks.
     pub async fn send(&self, request: Request) -> anyhow::Result<Exchange> {
+        // The turn first: late fields (TOTP codes) are made once it has come.
+        let (_turn, sent_body) = loop {
+            let turn = match &self.gate {
+                Some(gate) => Some(
+                    tokio::time::timeout(GATE_TIMEOUT, gate.clone().acquire_owned())
+                        .await
+                        .map_err(|_| anyhow::anyhow!("waited {GATE_TIMEOUT:?} for a turn to send a request to Kratos (raise KRATOS_MAX_CONCURRENT_REQUESTS?)"))?
+                        .expect("the gate is never closed"),
+                ),
+                None => None,
+            };
+            match request.with_late_fields() {
+                Ok(body) => break (turn, body),
+                Err(wait) => {
+                    drop(turn);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        };
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
             headers.append(HeaderName::from_bytes(name.as_bytes())?, HeaderValue::from_str(value)?);
         }
+        headers.insert(SCENARIO_HEADER, HeaderValue::from_str(self.transcript.id())?);
         let mut recorded_headers = request.headers.clone();
+        recorded_headers.push((SCENARIO_HEADER.into(), self.transcript.id().to_string()));
         if let Some(cookie) = self.cookie_header(&request.url) {
             if !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
                 recorded_headers.push(("cookie".into(), cookie));
             }
         }
         let mut builder = self.client.request(request.method.clone(), request.url.clone()).headers(headers);
-        builder = match &request.body {
+        builder = match &sent_body {
             Body::Empty => builder,
             Body::Form(fields) => builder.form(fields),
             Body::Json(value) => builder.json(value),
             Body::Raw { content_type, bytes } => builder.header("content-type", content_type).body(bytes.clone()),
         };
-        if let Some(content_type) = match &request.body {
+        if let Some(content_type) = match &sent_body {
             Body::Form(_) => Some("application/x-www-form-urlencoded"),
             Body::Json(_) => Some("application/json"),
             Body::Raw { content_type, .. } => Some(content_type.as_str()),
@@ -216,15 +297,6 @@ impl Http {
         } {
             recorded_headers.push(("content-type".into(), content_type.into()));
         }
-        let _turn = match &self.gate {
-            Some(gate) => Some(
-                tokio::time::timeout(GATE_TIMEOUT, gate.clone().acquire_owned())
-                    .await
-                    .map_err(|_| anyhow::anyhow!("waited {GATE_TIMEOUT:?} for a turn to send a request to Kratos (raise KRATOS_MAX_CONCURRENT_REQUESTS?)"))?
-                    .expect("the gate is never closed"),
-            ),
-            None => None,
-        };
         let started = Instant::now();
         let at = SystemTime::now();
         let response = builder.send().await.map_err(|e| {
@@ -239,12 +311,19 @@ impl Http {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
+        // Cookie values are secrets wherever they turn up later (a Kratos log
+        // line with leak_sensitive_values on, an error message).
+        for cookie in headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            if let Some((_, value)) = cookie.split(';').next().and_then(|pair| pair.split_once('=')) {
+                redact::register(value);
+            }
+        }
         let body = response.bytes().await.map_err(|e| anyhow::anyhow!("reading the response body failed: {e}"))?.to_vec();
         let exchange = Exchange {
             method: request.method,
             url: request.url,
             request_headers: recorded_headers,
-            request_body: request.body,
+            request_body: sent_body,
             status,
             headers,
             body,

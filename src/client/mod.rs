@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 pub use error::KratosError;
 pub use flow::{Flow, Message, Node};
-pub use http::{Body, Exchange, Http, Request, Transcript};
+pub use http::{Body, Exchange, Http, Late, Request, Transcript};
 
 use crate::kratos::Kratos;
 
@@ -128,6 +128,18 @@ impl Client {
     /// Submits `fields` to a flow's `ui.action`: form-encoded for the browser,
     /// JSON for SPA and native clients.
     pub async fn submit(&self, action: &str, fields: Vec<(String, Value)>) -> anyhow::Result<Exchange> {
+        self.submit_with(action, fields, &[], Vec::new()).await
+    }
+
+    /// The same, with extra headers (for the error paths) and fields made only
+    /// when the request's turn at Kratos comes (TOTP codes, see [`Late`]).
+    pub async fn submit_with(
+        &self,
+        action: &str,
+        fields: Vec<(String, Value)>,
+        headers: &[(String, String)],
+        late: Vec<(String, Late)>,
+    ) -> anyhow::Result<Exchange> {
         let body = match self.kind {
             ClientKind::Browser => {
                 let mut form = Vec::new();
@@ -138,7 +150,14 @@ impl Client {
             }
             _ => Body::Json(Value::Object(fields.into_iter().collect::<Map<_, _>>())),
         };
-        self.submit_body(action, body, &[]).await
+        let mut request = self.request(Method::POST, url::Url::parse(action)?, body);
+        for (name, value) in headers {
+            request = request.header(name, value.clone());
+        }
+        for (field, value) in late {
+            request = request.late(&field, value);
+        }
+        self.http.send(request).await
     }
 
     /// Submits a body as it is, with extra headers (for the error paths).

@@ -11,9 +11,9 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, CopyToContainer, Image, ImageExt};
 use url::Url;
 
-use super::config::{CONTAINER_CONFIG_DIR, KratosConfig};
 use super::engine::{OWNER_LABEL, PROFILE_LABEL};
-use super::{SetupError, free_port};
+use super::{Launch, SetupError, free_port, overrides};
+use crate::deployment::config::CONTAINER_CONFIG_DIR;
 
 pub const PUBLIC_PORT: u16 = 4433;
 pub const ADMIN_PORT: u16 = 4434;
@@ -46,18 +46,35 @@ impl KratosImage {
         }
     }
 
-    /// Copies kratos.yml, the profile overlay and the identity schemas into the
-    /// container and serves with both config files, base first.
-    pub fn with_config(mut self, config: &KratosConfig) -> Result<Self, SetupError> {
-        for (name, path) in config.files()? {
-            let target = format!("{CONTAINER_CONFIG_DIR}/{name}");
+    /// Copies the configuration folder into the container (where Kratos'
+    /// quickstart mounts it, so `file:///etc/config/kratos/...` URLs resolve as
+    /// they do in the team's deployment), serves with its files, and sets what
+    /// the suite changes.
+    pub fn with_launch(mut self, launch: &Launch) -> Result<Self, SetupError> {
+        for (relative, path) in files_of(&launch.dir)? {
+            let target = format!("{CONTAINER_CONFIG_DIR}/{relative}");
             // The official image runs as uid 10000: the files must be world-readable.
             self.files.push(CopyToContainer::new(path, CopyTargetOptions::new(target).with_mode(0o644)));
         }
-        self.cmd.push("-c".into());
-        self.cmd.push(format!("{CONTAINER_CONFIG_DIR}/kratos.yml"));
-        self.cmd.push("-c".into());
-        self.cmd.push(format!("{CONTAINER_CONFIG_DIR}/profiles/{}.yml", config.profile));
+        // A schema outside the folder gets a place of its own.
+        let outside = |file: &std::path::Path| !file.starts_with(&launch.dir);
+        for schema in launch.schemas.iter().filter_map(|s| s.local_file.as_ref()).filter(|f| outside(f)) {
+            let name = schema.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let target = format!("{CONTAINER_CONFIG_DIR}/.schemas/{name}");
+            self.files.push(CopyToContainer::new(schema.clone(), CopyTargetOptions::new(target).with_mode(0o644)));
+        }
+        for file in &launch.files {
+            self.cmd.push("-c".into());
+            self.cmd.push(format!("{CONTAINER_CONFIG_DIR}/{file}"));
+        }
+        for o in &launch.env {
+            self.env.insert(o.name.clone(), o.value.clone());
+        }
+        let schemas = overrides::identity_schemas(&launch.schemas, |local| match local.strip_prefix(&launch.dir) {
+            Ok(relative) => format!("{CONTAINER_CONFIG_DIR}/{}", relative.display()),
+            Err(_) => format!("{CONTAINER_CONFIG_DIR}/.schemas/{}", local.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+        });
+        self.env.insert(schemas.name, schemas.value);
         Ok(self)
     }
 
@@ -114,7 +131,7 @@ pub struct Started {
 /// Starts the container with both ports published on 127.0.0.1 at host ports
 /// chosen beforehand, so that the base URL Kratos is told is the one the client
 /// uses. A port taken between choosing and binding it gets one new choice.
-pub async fn start(reference: &str, config: &KratosConfig, timeout: Duration) -> Result<Started, SetupError> {
+pub async fn start(reference: &str, launch: &Launch, timeout: Duration) -> Result<Started, SetupError> {
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -122,10 +139,10 @@ pub async fn start(reference: &str, config: &KratosConfig, timeout: Duration) ->
         let public_url = loopback_url(public_port);
         let admin_url = loopback_url(admin_port);
         let request = KratosImage::new(reference)
-            .with_config(config)?
+            .with_launch(launch)?
             .with_base_urls(&public_url, &admin_url)
             .with_label(OWNER_LABEL, std::process::id().to_string())
-            .with_label(PROFILE_LABEL, config.profile.clone())
+            .with_label(PROFILE_LABEL, launch.name.clone())
             .with_startup_timeout(timeout)
             .with_host_config_modifier(move |host_config| {
                 // Podman 4.3 reports published ports with an empty HostIp, which
@@ -171,15 +188,39 @@ fn is_port_conflict(message: &str) -> bool {
     message.contains("address already in use") || message.contains("port is already allocated")
 }
 
-/// The last `lines` lines Kratos logged in the container.
-pub async fn log_tail(container: &ContainerAsync<KratosImage>, lines: usize) -> String {
+/// Everything Kratos logged in the container.
+pub async fn log(container: &ContainerAsync<KratosImage>) -> String {
     let read = async {
         let mut all = container.stdout_to_vec().await.unwrap_or_default();
         all.extend(container.stderr_to_vec().await.unwrap_or_default());
         all
     };
     match tokio::time::timeout(Duration::from_secs(5), read).await {
-        Ok(bytes) => super::tail(&String::from_utf8_lossy(&bytes), lines),
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => "(the container's log could not be read within 5 s)".into(),
     }
+}
+
+/// The files of a configuration folder, with their paths relative to it
+/// (hidden files and anything over 1 MiB left out: a configuration is small).
+fn files_of(dir: &std::path::Path) -> Result<Vec<(String, std::path::PathBuf)>, SetupError> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| SetupError::Config(format!("cannot read {}: {e}", folder.display())))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.metadata().is_ok_and(|m| m.len() <= 1 << 20) {
+                let relative = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+                out.push((relative, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }

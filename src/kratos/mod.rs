@@ -1,34 +1,40 @@
-//! The Kratos under test: one per profile and run, started on first use and shared
-//! by every scenario of that profile.
+//! The Kratos launcher: the instances of the deployment under test, started
+//! before the first scenario and shared by every scenario that runs on them.
 //!
-//! Three backends provide it (`KRATOS_BACKEND`): a container of the pinned image
-//! (default), a local process of the pinned binary, or an existing deployment.
+//! Three backends provide them (`KRATOS_BACKEND`): a container of the pinned
+//! image (default), a local process of the pinned binary, or an existing
+//! deployment. The first two run the team's configuration as it is, with only
+//! what is not under test changed ([`overrides`]).
 
-pub mod config;
 pub mod container;
 pub mod engine;
+pub mod overrides;
 pub mod process;
 pub mod ready;
 pub mod settings;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use testcontainers::ContainerAsync;
 use tokio::process::Child;
-use tokio::sync::{Mutex, OnceCell, Semaphore};
+use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
-pub use config::KratosConfig;
 use container::KratosImage;
 pub use engine::Engine;
 use ready::NotReady;
 pub use settings::{Backend, Settings};
 
-/// The profile of scenarios that do not name one with a `@profile:<name>` tag.
-pub const DEFAULT_PROFILE: &str = "strict";
+use crate::deployment::needs::RunFacts;
+use crate::deployment::{ConfigDir, Derivation, Deployment, IdentitySchema, RawConfig};
+
+/// The variant that is primary where a configuration has several and
+/// `KRATOS_PROFILE` names none (this repository's `kratos-config/` has `strict`
+/// and `lax`).
+pub const DEFAULT_VARIANT: &str = "strict";
 /// How many lines of Kratos' log a failure shows.
 pub const LOG_TAIL_LINES: usize = 40;
 
@@ -79,15 +85,18 @@ pub fn official_image() -> String {
     format!("docker.io/oryd/kratos:{}", pinned_version())
 }
 
-/// A running Kratos the suite talks to.
+/// A running Kratos the suite talks to: one instance of the deployment under test.
 pub struct Kratos {
-    pub profile: String,
+    /// The instance's name: its variant and derivations (see [`InstanceSpec`]).
+    pub name: String,
     /// The public API, as the clients reach it (ends with `/`).
     pub public_url: Url,
     /// The admin API (ends with `/`); its routes start with `admin/`.
     pub admin_url: Url,
-    /// The configuration it runs, which is what the scenarios expect.
-    pub config: KratosConfig,
+    /// What its configuration makes Kratos do: what the scenarios expect.
+    pub deployment: Arc<Deployment>,
+    /// What the run knows beyond the configuration (admin API, version, pinned).
+    pub facts: RunFacts,
     pub backend: Backend,
     /// The image, binary or deployment, for reports.
     pub origin: String,
@@ -112,7 +121,7 @@ enum Handle {
 impl std::fmt::Debug for Kratos {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kratos")
-            .field("profile", &self.profile)
+            .field("name", &self.name)
             .field("public_url", &self.public_url.as_str())
             .field("admin_url", &self.admin_url.as_str())
             .field("origin", &self.origin)
@@ -131,13 +140,18 @@ impl Kratos {
         self.admin_url.join(path.trim_start_matches('/')).expect("a relative path joins")
     }
 
-    /// The last lines of its log, where the backend has one.
-    pub async fn log_tail(&self, lines: usize) -> Option<String> {
+    /// Its log, where the backend has one (the whole of it, for correlation).
+    pub async fn log(&self) -> Option<String> {
         match &*self.handle.lock().await {
-            Handle::Container(Some(container)) => Some(container::log_tail(container, lines).await),
-            Handle::Process { log, .. } => Some(process::log_tail(log, lines)),
+            Handle::Container(Some(container)) => Some(container::log(container).await),
+            Handle::Process { log, .. } => Some(process::read_log(log)),
             _ => None,
         }
+    }
+
+    /// The last lines of its log, where the backend has one.
+    pub async fn log_tail(&self, lines: usize) -> Option<String> {
+        self.log().await.map(|log| tail(&log, lines))
     }
 
     /// Stops and removes what the suite started; an external deployment is left alone.
@@ -158,15 +172,35 @@ impl Kratos {
     }
 }
 
-type Slot = Arc<OnceCell<Result<Arc<Kratos>, Arc<SetupError>>>>;
+/// One instance of the deployment under test: a variant of its configuration
+/// (`profiles/<name>.yml`, or `kratos.yml` as it is), with the derivations some
+/// scenarios need (short lifespans) applied by the suite.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceSpec {
+    pub variant: Option<String>,
+    pub derived: Vec<Derivation>,
+}
 
-/// The Kratos instances of this run, one per profile.
+impl InstanceSpec {
+    pub fn name(&self) -> String {
+        let mut name = self.variant.clone().unwrap_or_else(|| "as configured".into());
+        for d in &self.derived {
+            name.push('+');
+            name.push_str(d.name());
+        }
+        name
+    }
+}
+
+/// The Kratos instances of this run, by name.
 pub struct Instances {
     pub settings: Settings,
+    /// The configuration under test.
+    pub config_dir: ConfigDir,
     pub engine: Option<Engine>,
     /// The image the container backend runs.
     pub image: Option<String>,
-    slots: std::sync::Mutex<HashMap<String, Slot>>,
+    started: std::sync::Mutex<BTreeMap<String, Arc<Kratos>>>,
 }
 
 static INSTANCES: OnceLock<Instances> = OnceLock::new();
@@ -177,11 +211,11 @@ pub fn instances() -> &'static Instances {
 }
 
 impl Instances {
-    /// Checks everything that can be checked before starting Kratos (the engine
-    /// answers, the image exists, the binary exists, the config loads), so that a
-    /// broken set-up fails in seconds with one line.
+    /// Checks everything that can be checked before starting Kratos (the
+    /// configuration reads, the engine answers, the image exists, the binary
+    /// exists), so that a broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
-        KratosConfig::load(&settings.config_dir, DEFAULT_PROFILE)?;
+        let config_dir = ConfigDir::open(&settings.config_dir)?;
         let (mut engine, mut image) = (None, None);
         match settings.backend {
             Backend::Container => {
@@ -206,7 +240,7 @@ impl Instances {
             }
             Backend::External => {}
         }
-        Ok(Instances { settings, engine, image, slots: Default::default() })
+        Ok(Instances { settings, config_dir, engine, image, started: Default::default() })
     }
 
     /// Makes these the run's instances (see [`instances`]).
@@ -217,19 +251,94 @@ impl Instances {
         instances()
     }
 
-    /// The Kratos of `profile`, started on first use. A failed start is kept, so
-    /// every scenario of that profile reports the same error without trying again.
-    pub async fn get(&self, profile: &str) -> Result<Arc<Kratos>, Arc<SetupError>> {
-        let slot = self.slots.lock().expect("not poisoned").entry(profile.to_string()).or_default().clone();
-        slot.get_or_init(|| async { self.start(profile).await.map(Arc::new).map_err(Arc::new) }).await.clone()
+    /// The variants this run may start, the primary one first: for an external
+    /// deployment only the one it runs (`KRATOS_PROFILE`); otherwise every
+    /// `profiles/*.yml`, or `kratos.yml` as it is where there are none.
+    pub fn variants(&self) -> Vec<Option<String>> {
+        let all = &self.config_dir.variants;
+        if all.is_empty() {
+            return vec![None];
+        }
+        let primary = self.settings.variant.clone().filter(|v| all.contains(v)).or_else(|| {
+            all.iter().find(|v| *v == DEFAULT_VARIANT).cloned()
+        }).unwrap_or_else(|| all[0].clone());
+        if self.settings.backend == Backend::External {
+            return vec![Some(primary)];
+        }
+        let mut ordered = vec![Some(primary.clone())];
+        ordered.extend(all.iter().filter(|v| **v != primary).cloned().map(Some));
+        ordered
+    }
+
+    /// Whether the suite may derive instances (it starts Kratos itself).
+    pub fn can_derive(&self) -> bool {
+        self.settings.backend != Backend::External
+    }
+
+    /// The description of an instance before it starts, with the base URLs its
+    /// configuration names (the suite's own replace them once it runs).
+    pub async fn describe(&self, spec: &InstanceSpec) -> Result<Deployment, SetupError> {
+        let (config, schemas) = self.config_of(spec).await?;
+        let public = config.str("serve.public.base_url").and_then(|u| Url::parse(u).ok());
+        let public = public.or_else(|| self.settings.external.as_ref().map(|e| e.public.clone()));
+        let public = public.unwrap_or_else(|| Url::parse("http://127.0.0.1:4433/").expect("valid"));
+        let admin = config.str("serve.admin.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| public.clone());
+        let dev = self.dev();
+        Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public, admin, dev)
+    }
+
+    /// Whether Kratos runs with `--dev`: always where the suite starts it; for an
+    /// external deployment what `conformance.yml` says (default: not).
+    pub fn dev(&self) -> bool {
+        self.settings.backend != Backend::External || self.config_dir.team.dev.unwrap_or(false)
+    }
+
+    async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
+        let mut config = self.config_dir.load(spec.variant.as_deref())?;
+        for derivation in &spec.derived {
+            for (key, value) in derivation.settings() {
+                config.set(key, value);
+            }
+        }
+        let entries = config.get("identity.schemas").cloned().unwrap_or(serde_json::Value::Null);
+        let schemas = crate::deployment::schema::load_all(&entries, &self.config_dir.dir).await?;
+        Ok((config, schemas))
+    }
+
+    /// Starts every instance, side by side. A failure is reported once per
+    /// distinct cause, naming the instances it stopped.
+    pub async fn start_all(&self, specs: &[InstanceSpec]) -> Result<Vec<Arc<Kratos>>, Vec<String>> {
+        let results = futures::future::join_all(specs.iter().map(|spec| self.start(spec))).await;
+        let mut started = Vec::new();
+        let mut failures: Vec<(String, Vec<String>)> = Vec::new();
+        for (spec, result) in specs.iter().zip(results) {
+            match result {
+                Ok(kratos) => started.push(kratos),
+                Err(e) => {
+                    let text = e.to_string();
+                    // The same configuration refused by every instance is one problem.
+                    let key = text.replace(&spec.name(), "<instance>");
+                    match failures.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, names)) => names.push(spec.name()),
+                        None => failures.push((key, vec![spec.name()])),
+                    }
+                }
+            }
+        }
+        if failures.is_empty() {
+            return Ok(started);
+        }
+        Err(failures.into_iter().map(|(text, names)| text.replace("<instance>", &names.join(", "))).collect())
+    }
+
+    /// The started instance of that name.
+    pub fn get(&self, name: &str) -> Option<Arc<Kratos>> {
+        self.started.lock().expect("not poisoned").get(name).cloned()
     }
 
     /// Every instance started so far.
     pub fn started(&self) -> Vec<Arc<Kratos>> {
-        let slots = self.slots.lock().expect("not poisoned");
-        let mut started: Vec<_> = slots.values().filter_map(|s| s.get()?.as_ref().ok().cloned()).collect();
-        started.sort_by(|a, b| a.profile.cmp(&b.profile));
-        started
+        self.started.lock().expect("not poisoned").values().cloned().collect()
     }
 
     /// Stops every instance this run started and removes its containers, also
@@ -247,21 +356,44 @@ impl Instances {
         Arc::new(Semaphore::new(self.settings.max_concurrent_requests))
     }
 
-    async fn start(&self, profile: &str) -> Result<Kratos, SetupError> {
-        let config = KratosConfig::load(&self.settings.config_dir, profile)?;
+    async fn start(&self, spec: &InstanceSpec) -> Result<Arc<Kratos>, SetupError> {
+        let (config, schemas) = self.config_of(spec).await?;
         let timeout = self.settings.startup_timeout;
         let mut kratos = match self.settings.backend {
-            Backend::Container => self.start_container(config, timeout).await,
-            Backend::Process => self.start_process(config, timeout).await,
-            Backend::External => self.connect_external(config).await,
+            Backend::Container => self.start_container(spec, config, schemas, timeout).await,
+            Backend::Process => self.start_process(spec, config, schemas, timeout).await,
+            Backend::External => self.connect_external(spec, config, schemas).await,
         }?;
         kratos.version = admin_version(&kratos.admin("admin/version")).await;
+        kratos.facts = RunFacts {
+            admin_api_reachable: kratos.version.is_some(),
+            pinned_kratos: self.runs_pinned_build() && kratos.version.as_deref() == Some(pinned_version()),
+            version: kratos.version.clone(),
+        };
+        let kratos = Arc::new(kratos);
+        self.started.lock().expect("not poisoned").insert(spec.name(), Arc::clone(&kratos));
         Ok(kratos)
     }
 
-    async fn start_container(&self, config: KratosConfig, timeout: Duration) -> Result<Kratos, SetupError> {
+    /// Whether the Kratos the suite starts is its own pinned build or image (not
+    /// one the user named with KRATOS_BIN or KRATOS_IMAGE).
+    fn runs_pinned_build(&self) -> bool {
+        match self.settings.backend {
+            Backend::Process => self.settings.binary == Settings::pinned_binary(),
+            Backend::Container => self.settings.image.is_none(),
+            Backend::External => false,
+        }
+    }
+
+    fn describe_started(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url) -> Result<Arc<Deployment>, SetupError> {
+        let deployment = Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public.clone(), admin.clone(), self.dev())?;
+        Ok(Arc::new(deployment))
+    }
+
+    async fn start_container(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let image = self.image.clone().expect("prepare chose an image");
-        let started = container::start(&image, &config, timeout).await?;
+        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let started = container::start(&image, &launch, timeout).await?;
         let waited = {
             let c = &started.container;
             ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || async move {
@@ -277,11 +409,12 @@ impl Instances {
         };
         match waited {
             Ok(startup) => Ok(Kratos {
-                profile: config.profile.clone(),
+                name: spec.name(),
+                deployment: self.describe_started(spec, config, schemas, &started.public_url, &started.admin_url)?,
                 public_url: started.public_url,
                 admin_url: started.admin_url,
+                facts: RunFacts::default(),
                 origin: format!("container {image} on {}", self.engine.as_ref().map(Engine::describe).unwrap_or_default()),
-                config,
                 backend: Backend::Container,
                 startup,
                 version: None,
@@ -289,19 +422,20 @@ impl Instances {
                 handle: Mutex::new(Handle::Container(Some(started.container))),
             }),
             Err(not_ready) => {
-                let log_tail = container::log_tail(&started.container, LOG_TAIL_LINES).await;
+                let log_tail = tail(&container::log(&started.container).await, LOG_TAIL_LINES);
                 let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
-                Err(not_ready_error(&format!("Kratos in a container of {image} (profile {})", config.profile), not_ready, timeout, log_tail))
+                Err(not_ready_error(&format!("Kratos in a container of {image} ({})", spec.name()), not_ready, timeout, log_tail))
             }
         }
     }
 
-    async fn start_process(&self, config: KratosConfig, timeout: Duration) -> Result<Kratos, SetupError> {
+    async fn start_process(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let binary = &self.settings.binary;
+        let launch = Launch::new(&self.config_dir, spec, &schemas);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut started = process::spawn(binary, &config)?;
+            let mut started = process::spawn(binary, &launch)?;
             let waited = {
                 let child = &mut started.child;
                 ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || {
@@ -313,11 +447,12 @@ impl Instances {
             match waited {
                 Ok(startup) => {
                     return Ok(Kratos {
-                        profile: config.profile.clone(),
+                        name: spec.name(),
+                        deployment: self.describe_started(spec, config, schemas, &started.public_url, &started.admin_url)?,
                         public_url: started.public_url,
                         admin_url: started.admin_url,
+                        facts: RunFacts::default(),
                         origin: format!("process {}", binary.display()),
-                        config,
                         backend: Backend::Process,
                         startup,
                         version: None,
@@ -329,9 +464,9 @@ impl Instances {
                 Err(NotReady::Died(_)) if attempts < 3 && process::is_port_conflict(&started.log) => continue,
                 Err(not_ready) => {
                     let _ = started.child.kill().await;
-                    let log_tail = process::log_tail(&started.log, LOG_TAIL_LINES);
+                    let log_tail = tail(&process::read_log(&started.log), LOG_TAIL_LINES);
                     return Err(not_ready_error(
-                        &format!("Kratos from KRATOS_BIN={} (profile {})", binary.display(), config.profile),
+                        &format!("Kratos from KRATOS_BIN={} ({})", binary.display(), spec.name()),
                         not_ready,
                         timeout,
                         log_tail,
@@ -341,14 +476,8 @@ impl Instances {
         }
     }
 
-    async fn connect_external(&self, config: KratosConfig) -> Result<Kratos, SetupError> {
+    async fn connect_external(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>) -> Result<Kratos, SetupError> {
         let urls = self.settings.external.clone().expect("settings require the URLs for external");
-        if config.profile != self.settings.external_profile {
-            return Err(SetupError::Config(format!(
-                "this scenario needs profile {}, but the external deployment runs {} (KRATOS_PROFILE)",
-                config.profile, self.settings.external_profile
-            )));
-        }
         // Somebody else runs it: it should already be up, so wait seconds, not minutes.
         let timeout = self.settings.startup_timeout.min(Duration::from_secs(5));
         let startup = ready::until_ready(&urls.public, None, timeout, || async { None }).await.map_err(|e| match e {
@@ -361,18 +490,49 @@ impl Instances {
                 urls.public
             )),
         })?;
+        // What the deployment serves is what it validates traits against.
+        let schemas = ready::served_schemas(&urls.public, schemas).await?;
+        let public = config.str("serve.public.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| urls.public.clone());
+        let admin = config.str("serve.admin.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| urls.admin.clone());
         Ok(Kratos {
-            profile: config.profile.clone(),
+            name: spec.name(),
+            deployment: self.describe_started(spec, config, schemas, &public, &admin)?,
             public_url: urls.public.clone(),
             admin_url: urls.admin.clone(),
+            facts: RunFacts::default(),
             origin: format!("external deployment at {}", urls.public),
-            config,
             backend: Backend::External,
             startup,
             version: None,
             gate: self.gate(),
             handle: Mutex::new(Handle::External),
         })
+    }
+}
+
+/// How the suite runs one instance: its configuration files (the main one and
+/// the variant's overlay, as paths relative to the configuration folder) and the
+/// environment that carries what the suite changes ([`overrides`]).
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub dir: PathBuf,
+    pub name: String,
+    pub files: Vec<String>,
+    /// Environment overrides except the addresses, which each backend adds.
+    pub env: Vec<overrides::Override>,
+    pub schemas: Vec<IdentitySchema>,
+}
+
+impl Launch {
+    fn new(dir: &ConfigDir, spec: &InstanceSpec, schemas: &[IdentitySchema]) -> Launch {
+        let relative = |p: &std::path::Path| p.strip_prefix(&dir.dir).unwrap_or(p).display().to_string();
+        let mut files = vec![relative(&dir.main_file)];
+        if let Some(variant) = &spec.variant {
+            files.push(relative(&dir.variant_file(variant)));
+        }
+        let mut env = overrides::not_under_test();
+        env.extend(overrides::derivations(&spec.derived));
+        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec() }
     }
 }
 
@@ -391,6 +551,17 @@ async fn admin_version(url: &Url) -> Option<String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().ok()?;
     let body: serde_json::Value = http.get(url.clone()).send().await.ok()?.json().await.ok()?;
     body.get("version")?.as_str().map(str::to_string)
+}
+
+/// This run's id: random, so that nothing of it (containers, log folders) is
+/// mistaken for another run's, on this machine or any other sharing an engine.
+pub fn run_id() -> &'static str {
+    static ID: LazyLock<String> = LazyLock::new(|| {
+        use rand::RngExt as _;
+        let bytes: [u8; 8] = rand::rng().random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    &ID
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.

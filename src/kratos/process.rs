@@ -1,5 +1,5 @@
 //! The process backend: the Kratos binary built by scripts/setup.sh (or
-//! `KRATOS_BIN`), spawned on free loopback ports.
+//! `KRATOS_BIN`), spawned on free loopback ports in the configuration folder.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -7,8 +7,10 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 use url::Url;
 
-use super::config::KratosConfig;
-use super::{SetupError, free_port};
+use super::{Launch, SetupError, free_port, overrides};
+
+/// How many runs' logs `target/kratos-logs/` keeps (older runs are pruned).
+const KEPT_RUNS: usize = 5;
 
 pub struct Started {
     pub child: Child,
@@ -17,10 +19,11 @@ pub struct Started {
     pub admin_url: Url,
 }
 
-/// Spawns `kratos serve --dev` with the config and its profile overlay. Its log
-/// goes to `target/kratos-logs/`. The child is killed when the suite's process
-/// dies, however it dies (`PR_SET_PDEATHSIG`), so no Kratos outlives a run.
-pub fn spawn(binary: &Path, config: &KratosConfig) -> Result<Started, SetupError> {
+/// Spawns `kratos serve -c kratos.yml [-c profiles/<variant>.yml] --dev` with the
+/// overrides of `launch`. Its log goes to `target/kratos-logs/<run>/`. The child
+/// is killed when the suite's process dies, however it dies
+/// (`PR_SET_PDEATHSIG`), so no Kratos outlives a run.
+pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
     if !binary.is_file() {
         return Err(SetupError::Config(format!(
             "KRATOS_BIN={} does not exist; run scripts/setup.sh to build it, or point KRATOS_BIN at a Kratos binary",
@@ -30,32 +33,33 @@ pub fn spawn(binary: &Path, config: &KratosConfig) -> Result<Started, SetupError
     let (public_port, admin_port) = (free_port()?, free_port()?);
     let public_url = Url::parse(&format!("http://127.0.0.1:{public_port}/")).expect("valid URL");
     let admin_url = Url::parse(&format!("http://127.0.0.1:{admin_port}/")).expect("valid URL");
-    let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kratos-logs");
-    std::fs::create_dir_all(&logs).map_err(|e| SetupError::Start(format!("cannot create {}: {e}", logs.display())))?;
-    let log = logs.join(format!("{}-{}-{public_port}.log", config.profile, std::process::id()));
+    let logs = run_log_dir()?;
+    let log = logs.join(format!("{}-{public_port}.log", launch.name.replace(['/', ' '], "_")));
     let file = std::fs::File::create(&log).map_err(|e| SetupError::Start(format!("cannot create {}: {e}", log.display())))?;
     let stderr = file.try_clone().map_err(|e| SetupError::Start(e.to_string()))?;
 
     let mut command = Command::new(binary);
+    command.arg("serve");
+    for file in &launch.files {
+        command.arg("-c").arg(launch.dir.join(file));
+    }
     command
-        .arg("serve")
-        .arg("-c")
-        .arg(config.dir.join("kratos.yml"))
-        .arg("-c")
-        .arg(config.dir.join("profiles").join(format!("{}.yml", config.profile)))
         .args(["--dev", "--sqa-opt-out"])
+        // Relative file:// URLs in the configuration resolve against its folder.
+        .current_dir(&launch.dir)
+        .envs(launch.env.iter().map(|o| (o.name.as_str(), o.value.as_str())))
         .env("SERVE_PUBLIC_HOST", "127.0.0.1")
         .env("SERVE_PUBLIC_PORT", public_port.to_string())
         .env("SERVE_PUBLIC_BASE_URL", public_url.as_str())
         .env("SERVE_ADMIN_HOST", "127.0.0.1")
         .env("SERVE_ADMIN_PORT", admin_port.to_string())
         .env("SERVE_ADMIN_BASE_URL", admin_url.as_str())
-        // kratos.yml names the schemas at their container path; point at the files here.
-        .env("IDENTITY_SCHEMAS", config.local_identity_schemas()?.to_string())
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(stderr)
         .kill_on_drop(true);
+    let schemas = overrides::identity_schemas(&launch.schemas, |local| local.display().to_string());
+    command.env(&schemas.name, &schemas.value);
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
         command.pre_exec(|| {
@@ -69,9 +73,39 @@ pub fn spawn(binary: &Path, config: &KratosConfig) -> Result<Started, SetupError
     Ok(Started { child, log, public_url, admin_url })
 }
 
-pub fn log_tail(log: &Path, lines: usize) -> String {
+/// This run's log folder, created on first use; older runs' folders beyond the
+/// last [`KEPT_RUNS`] are removed then, so the logs do not grow without limit.
+fn run_log_dir() -> Result<PathBuf, SetupError> {
+    static DIR: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kratos-logs");
+        let dir = root.join(super::run_id());
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        prune(&root, &dir);
+        Ok(dir)
+    })
+    .clone()
+    .map_err(SetupError::Start)
+}
+
+fn prune(root: &Path, current: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != current)
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    runs.sort();
+    let excess = (runs.len() + 1).saturating_sub(KEPT_RUNS);
+    for (_, path) in runs.into_iter().take(excess) {
+        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+    }
+}
+
+pub fn read_log(log: &Path) -> String {
     match std::fs::read(log) {
-        Ok(bytes) => super::tail(&String::from_utf8_lossy(&bytes), lines),
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => format!("(cannot read {}: {e})", log.display()),
     }
 }

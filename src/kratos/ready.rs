@@ -1,11 +1,15 @@
 //! Readiness: Kratos is ready when `GET /health/ready` on the public API and
 //! `GET /admin/health/ready` on the admin API both answer 200 (database reachable,
-//! migrations applied).
+//! migrations applied). Then it must answer as only Kratos does: the health body
+//! `{"status":"ok"}`, and a native login flow from `GET /self-service/login/api`;
+//! a server that answers 200 to everything is not taken for Kratos.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use url::Url;
+
+use crate::deployment::IdentitySchema;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,7 +59,10 @@ where
             }
         }
         if all_ready {
-            return Ok(started.elapsed());
+            return match looks_like_kratos(&http, public).await {
+                Ok(()) => Ok(started.elapsed()),
+                Err(problem) => Err(NotReady::NotKratos(problem)),
+            };
         }
         polls += 1;
         if polls % LIVENESS_EVERY == 0 {
@@ -89,4 +96,51 @@ async fn probe(http: &reqwest::Client, endpoint: &Url) -> Result<(), Probe> {
         Err(e) if e.is_connect() => Err(Probe::Problem(format!("GET {endpoint}: nothing accepts connections there"))),
         Err(e) => Err(Probe::Problem(format!("GET {endpoint}: {e}"))),
     }
+}
+
+/// What only Kratos answers: its health body, and a native login flow.
+async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), String> {
+    let health = public.join("health/ready").expect("valid path");
+    let body: Option<serde_json::Value> = match http.get(health.clone()).send().await {
+        Ok(response) => response.json().await.ok(),
+        Err(e) => return Err(format!("GET {health}: {e}")),
+    };
+    if body != Some(serde_json::json!({"status": "ok"})) {
+        return Err(format!("GET {health} answered 200 without Kratos' {{\"status\":\"ok\"}}"));
+    }
+    let login = public.join("self-service/login/api").expect("valid path");
+    let flow: Option<serde_json::Value> = match http.get(login.clone()).header("accept", "application/json").send().await {
+        Ok(response) if response.status() == reqwest::StatusCode::OK => response.json().await.ok(),
+        Ok(response) => return Err(format!("GET {login} answered {}, not a login flow", response.status())),
+        Err(e) => return Err(format!("GET {login}: {e}")),
+    };
+    let is_flow = flow.as_ref().is_some_and(|f| {
+        f["id"].is_string() && f["type"] == "api" && f.pointer("/ui/action").is_some_and(serde_json::Value::is_string)
+    });
+    if !is_flow {
+        return Err(format!("GET {login} answered 200 without a Kratos login flow"));
+    }
+    Ok(())
+}
+
+/// The identity schemas an external deployment serves (`GET /schemas`), which
+/// are what it validates traits against. Each configured schema is replaced by
+/// the served one of the same id; a served schema the configuration does not
+/// name is added. If the deployment does not serve them, the configured ones stay.
+pub async fn served_schemas(public: &Url, configured: Vec<IdentitySchema>) -> Result<Vec<IdentitySchema>, super::SetupError> {
+    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT * 3).build().expect("a plain HTTP client builds");
+    let mut url = public.join("schemas").expect("valid path");
+    url.query_pairs_mut().append_pair("per_page", "500");
+    let Ok(response) = http.get(url).send().await else { return Ok(configured) };
+    let Ok(served) = response.json::<Vec<serde_json::Value>>().await else { return Ok(configured) };
+    let mut schemas = configured;
+    for entry in served {
+        let (Some(id), Some(document)) = (entry["id"].as_str(), entry.get("schema")) else { continue };
+        let fresh = |url: &str, local| IdentitySchema::from_document(id, url, local, document.clone());
+        match schemas.iter_mut().find(|s| s.id == id) {
+            Some(known) => *known = fresh(&known.url.clone(), known.local_file.clone()),
+            None => schemas.push(fresh(&format!("{public}schemas/{id}"), None)),
+        }
+    }
+    Ok(schemas)
 }

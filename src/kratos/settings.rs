@@ -39,9 +39,10 @@ pub struct Settings {
     pub binary: PathBuf,
     /// `KRATOS_PUBLIC_URL` / `KRATOS_ADMIN_URL`: the external deployment.
     pub external: Option<ExternalUrls>,
-    /// `KRATOS_PROFILE`: the profile an external deployment runs.
-    pub external_profile: String,
-    /// `KRATOS_CONFIG_DIR`: kratos.yml, profiles/ and the identity schemas.
+    /// `KRATOS_PROFILE`: the variant (`profiles/<name>.yml`) an external
+    /// deployment runs, where the configuration has variants.
+    pub variant: Option<String>,
+    /// `KRATOS_CONFIG_DIR`: kratos.yml, its variants, schemas and conformance.yml.
     pub config_dir: PathBuf,
     /// `KRATOS_STARTUP_TIMEOUT` (seconds): how long Kratos may take to become ready.
     pub startup_timeout: Duration,
@@ -78,15 +79,13 @@ impl Settings {
             }),
             _ => None,
         };
-        let binary = var("KRATOS_BIN").map(PathBuf::from).unwrap_or_else(|| {
-            root.join("target/kratos").join(super::pinned_version()).join("kratos")
-        });
+        let binary = var("KRATOS_BIN").map(PathBuf::from).unwrap_or_else(Settings::pinned_binary);
         Ok(Settings {
             backend,
             image: var("KRATOS_IMAGE"),
             binary,
             external,
-            external_profile: var("KRATOS_PROFILE").unwrap_or_else(|| super::DEFAULT_PROFILE.into()),
+            variant: var("KRATOS_PROFILE"),
             config_dir: var("KRATOS_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("kratos-config")),
             startup_timeout: seconds_var("KRATOS_STARTUP_TIMEOUT", 60)?,
             http_timeout: seconds_var("KRATOS_HTTP_TIMEOUT", 10)?,
@@ -97,6 +96,13 @@ impl Settings {
                 })?,
             },
         })
+    }
+}
+
+impl Settings {
+    /// Where scripts/setup.sh puts the Kratos it builds at the pinned version.
+    pub fn pinned_binary() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/kratos").join(super::pinned_version()).join("kratos")
     }
 }
 

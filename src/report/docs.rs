@@ -1,15 +1,20 @@
-//! Flow documentation recorded from real runs: `docs/flows/<feature>.md`, each
-//! scenario's steps interleaved with the requests and responses it made.
+//! Flow documentation recorded from real runs: `<feature>.md`, each scenario's
+//! steps interleaved with the requests and responses it made.
 //!
 //! During a run, [`Recorder`] (a cucumber writer) notes when each step started,
 //! and the after-hook hands over the scenario's exchanges ([`stash`]); each
 //! exchange belongs to the step that was running when it was sent. After the run,
-//! [`pages`] renders the pages, which the runner writes (recording mode) or
-//! compares with the checked-in ones.
+//! [`finish`] renders the pages and, per [`Mode`]:
+//! - with this repository's own configuration, compares each passed scenario's
+//!   section with `docs/flows/` (or rewrites it, `KRATOS_RECORD_DOCS=1`);
+//! - with a team's configuration, writes the pages to the team's folder
+//!   (`KRATOS_DOCS_DIR`) and, given a baseline (`KRATOS_DOCS_BASELINE`: the pages
+//!   the team committed), compares with it and prints, per scenario, what
+//!   changed on the wire.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 use std::time::SystemTime;
 
@@ -30,7 +35,7 @@ pub struct Stash {
     pub people: Vec<Person>,
     pub public_url: String,
     pub admin_url: String,
-    pub profile: String,
+    pub instance: String,
 }
 
 type Key = (String, usize, String);
@@ -102,8 +107,69 @@ impl<W: World> Writer<W> for Recorder {
     }
 }
 
-/// The pages of every feature recorded in this run: file name → Markdown.
-pub fn pages(kratos_version: &str) -> BTreeMap<String, String> {
+/// One page: its header and one section per scenario (with the rule heading
+/// before the first scenario of each rule).
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub header: String,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// `### Scenario: <name>`.
+    pub heading: String,
+    /// The rule heading that precedes it, if this is the rule's first scenario.
+    pub rule: Option<String>,
+    pub body: String,
+    pub passed: bool,
+}
+
+impl Page {
+    pub fn render(&self, only_passed: bool) -> String {
+        let mut out = self.header.clone();
+        for section in self.sections.iter().filter(|s| s.passed || !only_passed) {
+            if let Some(rule) = &section.rule {
+                out.push_str(rule);
+            }
+            out.push_str(&section.heading);
+            out.push_str(&section.body);
+        }
+        out
+    }
+
+    /// A page as written, taken apart into its header and sections.
+    pub fn parse(text: &str) -> Page {
+        let mut page = Page::default();
+        let mut rule = None;
+        for chunk in split_keeping(text, |line| line.starts_with("## ") || line.starts_with("### ")) {
+            if chunk.starts_with("## ") {
+                rule = Some(chunk);
+            } else if let Some(rest) = chunk.strip_prefix("### ") {
+                let (heading, body) = rest.split_once('\n').unwrap_or((rest, ""));
+                page.sections.push(Section { heading: format!("### {heading}\n"), rule: rule.take(), body: body.to_string(), passed: true });
+            } else {
+                page.header.push_str(&chunk);
+            }
+        }
+        page
+    }
+}
+
+/// Splits `text` into chunks, each starting at a line `starts` accepts.
+fn split_keeping(text: &str, starts: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut chunks: Vec<String> = vec![String::new()];
+    for line in text.split_inclusive('\n') {
+        if starts(line) {
+            chunks.push(String::new());
+        }
+        chunks.last_mut().expect("one chunk at least").push_str(line);
+    }
+    chunks.into_iter().filter(|c| !c.is_empty()).collect()
+}
+
+/// The pages of every feature recorded in this run: file name → page.
+pub fn pages(kratos_version: &str) -> BTreeMap<String, Page> {
     let mut recorded = RECORDED.lock().expect("not poisoned");
     recorded.sort_by(|a, b| {
         (a.feature.path.clone(), a.scenario.position.line, &a.scenario.name).cmp(&(
@@ -112,9 +178,9 @@ pub fn pages(kratos_version: &str) -> BTreeMap<String, String> {
             &b.scenario.name,
         ))
     });
-    let mut pages: BTreeMap<String, String> = BTreeMap::new();
+    let mut pages: BTreeMap<String, Page> = BTreeMap::new();
     let mut last_rule: HashMap<String, Option<String>> = HashMap::new();
-    for scenario in recorded.iter() {
+    for scenario in recorded.iter().filter(|r| r.stash.is_some()) {
         let file = scenario
             .feature
             .path
@@ -122,20 +188,140 @@ pub fn pages(kratos_version: &str) -> BTreeMap<String, String> {
             .and_then(|p| p.file_stem())
             .map(|s| format!("{}.md", s.to_string_lossy()))
             .unwrap_or_else(|| "unnamed.md".into());
-        let page = pages.entry(file.clone()).or_insert_with(|| header(&scenario.feature, kratos_version));
-        let rule = last_rule.entry(file).or_insert(None);
-        if scenario.rule.is_some() && *rule != scenario.rule {
-            let _ = writeln!(page, "## {}\n", scenario.rule.clone().unwrap_or_default());
-            *rule = scenario.rule.clone();
-        }
-        render_scenario(page, scenario);
+        let page = pages.entry(file.clone()).or_insert_with(|| Page { header: header(&scenario.feature, kratos_version), sections: Vec::new() });
+        let previous = last_rule.entry(file).or_insert(None);
+        let rule = (scenario.rule.is_some() && *previous != scenario.rule).then(|| {
+            *previous = scenario.rule.clone();
+            format!("## {}\n\n", scenario.rule.clone().unwrap_or_default())
+        });
+        let mut text = String::new();
+        render_scenario(&mut text, scenario);
+        let (heading, body) = text.split_once('\n').map(|(h, b)| (format!("{h}\n"), b.to_string())).unwrap_or((text.clone(), String::new()));
+        page.sections.push(Section { heading, rule, body, passed: scenario.passed });
     }
     pages
 }
 
-/// Whether every recorded scenario passed (a page of a failed run is no reference).
+/// Where the pages go and what they are compared with.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// This repository's configuration: compare with `docs/flows/`, or rewrite it.
+    Own { dir: PathBuf, record: bool, whole_run: bool },
+    /// A team's: write to `out`, compare with `baseline` if there is one.
+    Team { out: PathBuf, baseline: Option<PathBuf> },
+    Off,
+}
+
+impl Mode {
+    /// From `KRATOS_RECORD_DOCS`, `KRATOS_DOCS_DIR` and `KRATOS_DOCS_BASELINE`.
+    pub fn from_env(own_config: bool, whole_run: bool, reports: &Path) -> Mode {
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if own_config {
+            let record = std::env::var_os("KRATOS_RECORD_DOCS").is_some_and(|v| v != "0" && !v.is_empty());
+            let dir = set("KRATOS_DOCS_BASELINE").unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/flows"));
+            Mode::Own { dir, record, whole_run }
+        } else {
+            Mode::Team { out: set("KRATOS_DOCS_DIR").unwrap_or_else(|| reports.join("flows")), baseline: set("KRATOS_DOCS_BASELINE") }
+        }
+    }
+
+    pub fn baseline_display(&self) -> String {
+        match self {
+            Mode::Own { dir, .. } | Mode::Team { baseline: Some(dir), .. } => dir.display().to_string(),
+            Mode::Team { out, .. } => out.display().to_string(),
+            Mode::Off => String::new(),
+        }
+    }
+}
+
+/// Renders, writes and compares the pages as `mode` says. `Ok` says what was
+/// done; `Err` is the readable difference (or why nothing could be written).
+pub fn finish(mode: &Mode, kratos_version: &str, deviations: &[crate::deviations::Deviation]) -> Result<String, String> {
+    let pages = pages(kratos_version);
+    match mode {
+        Mode::Off => Ok("not recorded".into()),
+        Mode::Own { dir, record: true, whole_run } => {
+            if !whole_run || !all_passed() {
+                return Err(format!(
+                    "recording the flow documentation needs a whole, passing run; {} was left as it is",
+                    dir.display()
+                ));
+            }
+            write(&pages, dir, deviations).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+            Ok(format!("wrote {} pages to {}", pages.len() + 1, dir.display()))
+        }
+        Mode::Own { dir, record: false, whole_run } => {
+            let mut said = compare(&pages, dir, *whole_run)?;
+            if *whole_run && all_passed() {
+                let index = index(&pages, deviations);
+                if std::fs::read_to_string(dir.join("README.md")).ok().as_deref() != Some(index.as_str()) {
+                    return Err(format!("{}/README.md (the index and known deviations) no longer matches; regenerate with `{RECORD_COMMAND}`", dir.display()));
+                }
+                said.push_str(" and the index");
+            }
+            Ok(said)
+        }
+        Mode::Team { out, baseline } => {
+            write_passed(&pages, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            let written = format!("recorded to {}", out.display());
+            match baseline {
+                Some(dir) => compare(&pages, dir, false).map(|said| format!("{said}; {written}")),
+                None => Ok(format!("{written} (set KRATOS_DOCS_BASELINE to a committed copy to compare)")),
+            }
+        }
+    }
+}
+
+/// Compares every passed scenario's section with the same section of the
+/// baseline's page. A whole run also reports scenarios the baseline has and
+/// this run did not record.
+fn compare(pages: &BTreeMap<String, Page>, baseline: &Path, whole_run: bool) -> Result<String, String> {
+    let mut differences = Vec::new();
+    let mut compared = 0;
+    for (file, page) in pages {
+        let known = std::fs::read_to_string(baseline.join(file)).map(|t| Page::parse(&t)).unwrap_or_default();
+        for section in page.sections.iter().filter(|s| s.passed) {
+            compared += 1;
+            let heading = section.heading.trim_end();
+            match known.sections.iter().find(|k| k.heading == section.heading) {
+                Some(old) if old.body == section.body => {}
+                Some(old) => differences.push(format!("{file}, {heading}:\n{}", unified_diff(&old.body, &section.body))),
+                None => differences.push(format!("{file}, {heading}: new, the baseline has no such scenario")),
+            }
+        }
+        if whole_run {
+            for old in known.sections.iter().filter(|k| !page.sections.iter().any(|s| s.heading == k.heading)) {
+                differences.push(format!("{file}, {}: in the baseline, but not recorded by this run", old.heading.trim_end()));
+            }
+        }
+    }
+    if differences.is_empty() {
+        return Ok(format!("{compared} scenarios match {}", baseline.display()));
+    }
+    Err(format!(
+        "what Kratos sends differs from {} in {} of {compared} scenarios (if the change is intended, regenerate the pages and review their diff):\n{}",
+        baseline.display(),
+        differences.len(),
+        differences.join("\n")
+    ))
+}
+
+fn unified_diff(old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(2).header("baseline", "this run").to_string()
+}
+
+fn write_passed(pages: &BTreeMap<String, Page>, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (file, page) in pages {
+        std::fs::write(dir.join(file), page.render(true))?;
+    }
+    Ok(())
+}
+
+/// Whether every scenario that ran passed (a page of a failed run is no
+/// reference); scenarios that did not run (not applicable) recorded nothing.
 pub fn all_passed() -> bool {
-    RECORDED.lock().expect("not poisoned").iter().all(|r| r.passed)
+    RECORDED.lock().expect("not poisoned").iter().filter(|r| r.stash.is_some()).all(|r| r.passed)
 }
 
 fn header(feature: &gherkin::Feature, kratos_version: &str) -> String {
@@ -161,7 +347,7 @@ fn render_scenario(page: &mut String, recorded: &Recorded) {
     let _ = writeln!(page, "### {}: {}\n", scenario.keyword, scenario.name);
     let tags: Vec<String> = scenario.tags.iter().map(|t| format!("`@{t}`")).collect();
     if let Some(stash) = &recorded.stash {
-        let _ = writeln!(page, "Profile `{}`{}{}\n", stash.profile, if tags.is_empty() { "" } else { "; tags " }, tags.join(" "));
+        let _ = writeln!(page, "Instance `{}`{}{}\n", stash.instance, if tags.is_empty() { "" } else { "; tags " }, tags.join(" "));
     }
     let Some(stash) = &recorded.stash else {
         let _ = writeln!(page, "(no exchanges recorded)\n");
@@ -202,34 +388,25 @@ fn render_scenario(page: &mut String, recorded: &Recorded) {
     }
 }
 
-/// Compares the pages with the files in `dir`; the names of those that differ or are missing.
-pub fn stale(pages: &BTreeMap<String, String>, dir: &Path) -> Vec<String> {
-    pages
-        .iter()
-        .filter(|(file, content)| std::fs::read_to_string(dir.join(file)).ok().as_deref() != Some(content.as_str()))
-        .map(|(file, _)| file.clone())
-        .collect()
-}
-
 /// Writes the pages and the index (with the known-deviations ledger).
-pub fn write(pages: &BTreeMap<String, String>, dir: &Path, deviations: &[crate::deviations::Deviation]) -> std::io::Result<()> {
+pub fn write(pages: &BTreeMap<String, Page>, dir: &Path, deviations: &[crate::deviations::Deviation]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for (file, content) in pages {
-        std::fs::write(dir.join(file), content)?;
+    for (file, page) in pages {
+        std::fs::write(dir.join(file), page.render(false))?;
     }
     std::fs::write(dir.join("README.md"), index(pages, deviations))
 }
 
 /// `docs/flows/README.md`: the pages and the known deviations.
-pub fn index(pages: &BTreeMap<String, String>, deviations: &[crate::deviations::Deviation]) -> String {
+pub fn index(pages: &BTreeMap<String, Page>, deviations: &[crate::deviations::Deviation]) -> String {
     let mut out = String::from(
         "# Flow documentation\n\nWhat a real Ory Kratos sends back at each step, for browser, SPA and native clients, \
          recorded by the conformance suite. A test fails when these pages no longer match what the suite records; \
          regenerate them with:\n\n",
     );
     let _ = writeln!(out, "```sh\n{RECORD_COMMAND}\n```\n\n## Pages\n");
-    for (file, content) in pages {
-        let title = content.lines().next().unwrap_or_default().trim_start_matches("# ");
+    for (file, page) in pages {
+        let title = page.header.lines().next().unwrap_or_default().trim_start_matches("# ");
         let _ = writeln!(out, "- [{title}]({file})");
     }
     let _ = writeln!(
@@ -238,7 +415,7 @@ pub fn index(pages: &BTreeMap<String, String>, deviations: &[crate::deviations::
          does and is tagged `@deviation` (ledger: `features/deviations.yml`).\n\n| scenario | Kratos | reason | upstream |\n| --- | --- | --- | --- |"
     );
     for d in deviations {
-        let _ = writeln!(out, "| {} | {} | {} | {} |", d.scenario, d.kratos, d.reason.replace('\n', " "), d.upstream);
+        let _ = writeln!(out, "| {} | {} | {} | {} |", d.scenario, d.kratos.join(", "), d.reason.replace('\n', " "), d.upstream);
     }
     out
 }

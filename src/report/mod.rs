@@ -1,35 +1,45 @@
-//! What a run tells people: the end-of-run summary, the Kratos log attached to a
-//! failure, and the flow documentation recorded from real runs.
+//! What a run tells people: the end-of-run summary, the JUnit report, failures
+//! as they happen, the Kratos log lines of a failed scenario, and the flow
+//! documentation recorded from real runs. Every event passes [`redacting`]
+//! first.
 
 pub mod docs;
+pub mod junit;
 pub mod normalize;
+pub mod outcomes;
+pub mod redacting;
 pub mod summary;
 
-use std::time::SystemTime;
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
-use crate::kratos::{Kratos, LOG_TAIL_LINES};
+use regex::Regex;
 
-/// What Kratos logged while a failed scenario ran: its log lines from the
-/// scenario's first request on (Kratos stamps each line `time=<RFC 3339>`, to the
-/// second), at most the last [`LOG_TAIL_LINES`], redacted.
-pub async fn kratos_log_for_failure(kratos: &Kratos, since: Option<SystemTime>) -> String {
-    let Some(log) = kratos.log_tail(2000).await else {
-        return format!("(the log of Kratos {} is not available to the suite)", kratos.profile);
+use crate::client::Transcript;
+use crate::kratos::Kratos;
+
+/// How many of a scenario's log lines a failure shows.
+pub const LOG_LINES: usize = 60;
+
+/// What Kratos logged about a failed scenario's own requests: the lines that
+/// carry the scenario's correlation header (every request of the suite sends
+/// it), or an id of a flow, identity or session the scenario used. Other
+/// scenarios running at the same time do not show up. Redacted.
+pub async fn kratos_log_for_failure(kratos: &Kratos, transcript: &Transcript) -> String {
+    static UUID: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").expect("valid"));
+    let Some(log) = kratos.log().await else {
+        return format!("(the log of Kratos {} is not available to the suite)", kratos.name);
     };
-    let since = since.map(|t| humantime::format_rfc3339_seconds(t).to_string());
-    let lines: Vec<&str> = log
-        .lines()
-        // Start-up chatter: a scenario of a just-started instance shares its second.
-        .filter(|line| !line.contains("migration_file="))
-        .filter(|line| match (&since, line.strip_prefix("time=")) {
-            (Some(since), Some(rest)) => rest.get(..since.len()).is_some_and(|stamp| stamp >= since.as_str()),
-            (Some(_), None) => false,
-            (None, _) => true,
-        })
-        .collect();
-    if lines.is_empty() {
-        return format!("(Kratos {} logged nothing while the scenario ran)", kratos.profile);
+    let mut markers: BTreeSet<String> = BTreeSet::from([transcript.id().to_string()]);
+    for exchange in transcript.all() {
+        let text = format!("{} {}", exchange.url, exchange.body_text());
+        markers.extend(UUID.find_iter(&text).map(|m| m.as_str().to_string()));
     }
-    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    let lines: Vec<&str> = log.lines().filter(|line| markers.iter().any(|m| line.contains(m.as_str()))).collect();
+    if lines.is_empty() {
+        return format!("(Kratos {} logged nothing about this scenario's requests)", kratos.name);
+    }
+    let tail = &lines[lines.len().saturating_sub(LOG_LINES)..];
     crate::redact::text(&tail.join("\n"))
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use cucumber::{given, then, when};
 use kratos_conformance::check;
 use kratos_conformance::client::{ClientKind, FlowKind};
-use kratos_conformance::identity::{DEFAULT_SCHEMA, Identity, Person};
+use kratos_conformance::identity::Identity;
 use kratos_conformance::totp::OtpAuthUrl;
 use kratos_conformance::world::Csrf;
 use kratos_conformance::ConformanceWorld;
@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 
 #[when("an identity is created through the admin API with a password")]
 async fn create_with_password(world: &mut ConformanceWorld) -> Result<()> {
-    let person = Person::fake();
-    world.people.push(person.clone());
-    let exchange = world.admin().await?.create(&person, DEFAULT_SCHEMA).await?;
+    let person = world.new_person(None).await?;
+    let schema_id = world.deployment().await?.default_schema_id.clone();
+    let exchange = world.admin().await?.create(&person, &schema_id).await?;
     if let Some(id) = exchange.json().ok().and_then(|b| b["id"].as_str().map(str::to_string)) {
         world.created_identities.push(id.clone());
-        world.identity = Some(Identity { id, person, schema_id: DEFAULT_SCHEMA.into() });
+        world.identity = Some(Identity { id, person, schema_id });
     }
     world.last = Some(exchange);
     Ok(())
@@ -25,10 +25,10 @@ async fn create_with_password(world: &mut ConformanceWorld) -> Result<()> {
 
 #[when("an identity is created through the admin API with a TOTP credential")]
 async fn create_with_totp(world: &mut ConformanceWorld) -> Result<()> {
-    let person = Person::fake();
-    world.people.push(person.clone());
+    let person = world.new_person(None).await?;
+    let schema_id = world.deployment().await?.default_schema_id.clone();
     let body = json!({
-        "schema_id": DEFAULT_SCHEMA,
+        "schema_id": schema_id,
         "traits": person.traits(),
         "credentials": {"totp": {"config": {"totp_url": "otpauth://totp/kratos-conformance:x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}}},
     });
@@ -47,7 +47,7 @@ async fn answers_with_identity(world: &mut ConformanceWorld) -> Result<()> {
     let body = exchange.json()?;
     let identity = world.identity()?;
     check::json_field(exchange, &body, "/id", &json!(identity.id))?;
-    check::json_field(exchange, &body, "/schema_id", &json!(DEFAULT_SCHEMA))?;
+    check::json_field(exchange, &body, "/schema_id", &json!(identity.schema_id))?;
     check::json_field(exchange, &body, "/state", &json!("active"))?;
     check::json_field(exchange, &body, "/traits", &identity.person.traits())
 }
@@ -60,25 +60,45 @@ async fn location_is_admin_identity(world: &mut ConformanceWorld, path: String, 
     check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
 }
 
-#[then("the identity's password credential has its email as the only identifier and no config")]
+/// Kratos stores identifiers lower-cased; their order is its own, so compare
+/// them as a set.
+#[then("the identity's password credential has its password identifiers, lower-cased, and no config")]
 async fn password_credential_shape(world: &mut ConformanceWorld) -> Result<()> {
     let exchange = world.last()?;
     let body = exchange.json()?;
-    let email = world.identity()?.person.identifier();
+    let mut expected: Vec<String> = world.identity()?.person.identifiers.iter().map(|i| i.value.to_lowercase()).collect();
+    expected.sort();
+    let mut actual: Vec<String> = body
+        .pointer("/credentials/password/identifiers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    actual.sort();
     check::json_field(exchange, &body, "/credentials/password/type", &json!("password"))?;
-    check::json_field(exchange, &body, "/credentials/password/identifiers", &json!([email]))?;
+    check::equals(exchange, "credentials.password.identifiers (sorted)", expected, actual)?;
     check::json_field(exchange, &body, "/credentials/password/config", &Value::Null)
 }
 
 #[given("an identity with a password")]
 async fn identity_with_password(world: &mut ConformanceWorld) -> Result<()> {
-    world.identity = Some(world.create_identity(DEFAULT_SCHEMA).await?);
+    world.identity = Some(world.create_identity(None).await?);
     Ok(())
 }
 
-#[given(expr = "an identity with a password and the schema {string}")]
-async fn identity_with_schema(world: &mut ConformanceWorld, schema: String) -> Result<()> {
-    world.identity = Some(world.create_identity(&schema).await?);
+/// An identity of the first schema that names no `totp.account_name` trait.
+#[given("an identity with a password, of a schema without a TOTP account name")]
+async fn identity_without_account_name(world: &mut ConformanceWorld) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let schema = deployment
+        .schemas
+        .iter()
+        .find(|s| s.totp_account_name().is_none())
+        .context("every identity schema of the deployment names a TOTP account name")?
+        .id
+        .clone();
+    world.identity = Some(world.create_identity(Some(&schema)).await?);
     Ok(())
 }
 
@@ -86,15 +106,17 @@ async fn identity_with_schema(world: &mut ConformanceWorld, schema: String) -> R
 /// the settings flow); what enrollment answers is asserted in enrollment.feature.
 #[given(regex = r"^an identity with a password(?:, | and )(a paired authenticator app|recovery codes|a paired authenticator app and recovery codes)$")]
 async fn identity_with_second_factors(world: &mut ConformanceWorld, factors: String) -> Result<()> {
-    let identity = world.create_identity(DEFAULT_SCHEMA).await?;
+    let identity = world.create_identity(None).await?;
     let mut app = world.new_client(ClientKind::Native).await?;
-    app.password_step(&identity.person).await?;
+    app.password_step(&world.identifier_of(&identity.person)?, &identity.person.password).await?;
     if factors.contains("authenticator app") {
         world.authenticator = Some(app.pair_totp().await?);
     }
     if factors.contains("recovery codes") {
         world.recovery_codes = app.generate_recovery_codes().await?;
     }
+    // The settings submits sent the verification of the identity's addresses.
+    world.pending_addresses.clear();
     world.identity = Some(identity);
     Ok(())
 }
@@ -102,9 +124,10 @@ async fn identity_with_second_factors(world: &mut ConformanceWorld, factors: Str
 #[given(expr = "a native client signed in with the password and a recovery code")]
 async fn signed_in_with_recovery_code(world: &mut ConformanceWorld) -> Result<()> {
     let mut client = world.new_client(ClientKind::Native).await?;
-    client.password_step(&world.identity()?.person).await?;
+    let person = world.identity()?.person.clone();
+    client.password_step(&world.identifier_of(&person)?, &person.password).await?;
     let code = world.recovery_codes.first().context("the identity has no recovery codes")?.clone();
-    client.second_factor(json!({"method": "lookup_secret", "lookup_secret": code})).await?;
+    client.second_factor(json!({"method": "lookup_secret", "lookup_secret": code}), Vec::new()).await?;
     world.used_recovery_code = Some(code);
     world.client = Some(client);
     Ok(())

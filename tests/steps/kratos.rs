@@ -1,11 +1,13 @@
-//! The Kratos under test itself: health and version.
+//! The Kratos under test itself: health, version, and what its configuration
+//! promises.
 
 use anyhow::Result;
 use cucumber::{then, when};
 use kratos_conformance::ConformanceWorld;
 use kratos_conformance::check;
 use kratos_conformance::client::{Http, Request};
-use kratos_conformance::kratos::{Backend, Kratos, instances, pinned_version};
+use kratos_conformance::deployment::expectations;
+use kratos_conformance::kratos::{Kratos, instances, pinned_version};
 
 #[when(expr = "Kratos' public API is asked for {string}")]
 async fn ask_public(world: &mut ConformanceWorld, path: String) -> Result<()> {
@@ -17,22 +19,13 @@ async fn ask_public(world: &mut ConformanceWorld, path: String) -> Result<()> {
 #[when(expr = "Kratos' admin API is asked for {string}")]
 async fn ask_admin(world: &mut ConformanceWorld, path: String) -> Result<()> {
     let kratos = world.kratos().await?;
-    let sent = plain_http(world, &kratos).send(Request::get(kratos.admin(&path))).await;
-    match sent {
-        Ok(exchange) => world.last = Some(exchange),
-        // An external deployment need not expose its admin API to the suite.
-        Err(e) if kratos.backend == Backend::External => {
-            eprintln!("note: the admin API of the external deployment is not reachable ({e}); its checks are skipped");
-            world.last = None;
-        }
-        Err(e) => return Err(e),
-    }
+    world.last = Some(plain_http(world, &kratos).send(Request::get(kratos.admin(&path))).await?);
     Ok(())
 }
 
 #[then(expr = "Kratos answers {int} with the JSON {string}")]
 async fn answers_json(world: &mut ConformanceWorld, status: u16, json: String) -> Result<()> {
-    let Some(exchange) = world.last.as_ref() else { return Ok(()) };
+    let exchange = world.last()?;
     check::status(exchange, status)?;
     let expected: serde_json::Value = serde_json::from_str(&json)?;
     check::equals(exchange, "the body", &expected, &exchange.json()?)
@@ -40,10 +33,24 @@ async fn answers_json(world: &mut ConformanceWorld, status: u16, json: String) -
 
 #[then("it reports the Kratos version pinned in kratos-build/go.mod")]
 async fn reports_pinned_version(world: &mut ConformanceWorld) -> Result<()> {
-    let Some(exchange) = world.last.as_ref() else { return Ok(()) };
+    let exchange = world.last()?;
     check::status(exchange, 200)?;
     let expected = serde_json::json!({ "version": pinned_version() });
     check::equals(exchange, "the version", &expected, &exchange.json()?)
+}
+
+/// What the team expects of its deployment (`expect:` in conformance.yml, and
+/// by default TOTP on and no return URL admitting any host), against what its
+/// configuration does: each difference in words, with its key.
+#[then("the deployment's configuration meets the team's expectations")]
+async fn meets_expectations(world: &mut ConformanceWorld) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let problems = expectations::check(&deployment);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
+    anyhow::bail!("the deployment does not do what its team expects:\n{}", listed.join("\n"))
 }
 
 fn plain_http(world: &ConformanceWorld, kratos: &Kratos) -> Http {

@@ -21,7 +21,8 @@ async fn a_client(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> 
 #[given(regex = r"^an? (browser|SPA|native) client (?:signed in with the password|that has completed the password step)$")]
 async fn password_step_done(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
     let mut client = world.new_client(kind).await?;
-    client.password_step(&world.identity()?.person).await?;
+    let person = world.identity()?.person.clone();
+    client.password_step(&world.identifier_of(&person)?, &person.password).await?;
     world.client = Some(client);
     Ok(())
 }
@@ -29,10 +30,10 @@ async fn password_step_done(world: &mut ConformanceWorld, kind: ClientKind) -> R
 #[given(expr = "a(n) {client} client signed in with the password and the TOTP code")]
 async fn signed_in_with_totp(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
     let mut client = world.new_client(kind).await?;
-    client.password_step(&world.identity()?.person).await?;
-    let code = world.authenticator()?.current_code();
-    client.second_factor(json!({"method": "totp", "totp_code": code})).await?;
-    world.last_totp_code = Some(code);
+    let person = world.identity()?.person.clone();
+    client.password_step(&world.identifier_of(&person)?, &person.password).await?;
+    let code = world.authenticator()?.late_code(0, Some(world.last_totp_code.clone()));
+    client.second_factor(json!({"method": "totp"}), vec![("totp_code".into(), code)]).await?;
     world.client = Some(client);
     Ok(())
 }
@@ -78,7 +79,8 @@ async fn csrf_node_empty(world: &mut ConformanceWorld) -> Result<()> {
 #[when("another native client completes the password step")]
 async fn another_password_step(world: &mut ConformanceWorld) -> Result<()> {
     let mut client = world.new_client(ClientKind::Native).await?;
-    client.password_step(&world.identity()?.person).await?;
+    let person = world.identity()?.person.clone();
+    client.password_step(&world.identifier_of(&person)?, &person.password).await?;
     world.first_client = world.client.replace(client);
     Ok(())
 }
@@ -92,13 +94,29 @@ async fn starts_login_with(world: &mut ConformanceWorld, query: String) -> Resul
     load_started(world, FlowKind::Login, exchange).await
 }
 
+/// `return_to` from the deployment's allow-list, or one no entry admits.
+#[when(regex = r"^it starts a login flow returning to (an allowed return URL|a return URL that is not allowed)$")]
+async fn starts_login_returning(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let url = if which.starts_with("an allowed") {
+        deployment.allowed_return_url().context("the deployment allows no return URL")?
+    } else {
+        deployment.disallowed_return_url().map_err(|e| anyhow::anyhow!("{e}"))?
+    };
+    world.return_to = Some(url.clone());
+    let client = world.client()?.clone();
+    let exchange = client.start_flow(FlowKind::Login, &[("return_to", url.as_str())]).await?;
+    load_started(world, FlowKind::Login, exchange).await
+}
+
 #[when(regex = r"^it submits (the identifier and the password|the identifier and a wrong password|an unknown identifier and a password)$")]
 async fn submits_password(world: &mut ConformanceWorld, what: String) -> Result<()> {
     let person = world.identity()?.person.clone();
+    let identifier = world.identifier_of(&person)?;
     let (identifier, password) = match what.as_str() {
-        "the identifier and the password" => (person.identifier().to_string(), person.password),
-        "the identifier and a wrong password" => (person.identifier().to_string(), format!("{}-wrong", person.password)),
-        _ => (format!("unknown.{}", person.identifier()), person.password),
+        "the identifier and the password" => (identifier, person.password),
+        "the identifier and a wrong password" => (identifier, format!("{}-wrong", person.password)),
+        _ => (format!("unknown.{identifier}"), person.password),
     };
     let fields = json!({"method": "password", "identifier": identifier, "password": password});
     world.submit_to_flow(None, fields, Csrf::FromFlow, &[]).await

@@ -8,7 +8,6 @@ use kratos_conformance::check;
 use kratos_conformance::client::{Flow, FlowKind, KratosError};
 use kratos_conformance::ConformanceWorld;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 #[then(expr = "Kratos answers {int}")]
 async fn answers(world: &mut ConformanceWorld, status: u16) -> Result<()> {
@@ -16,14 +15,15 @@ async fn answers(world: &mut ConformanceWorld, status: u16) -> Result<()> {
 }
 
 /// Kratos names its CSRF cookie `csrf_token_` + the SHA-256 (hex) of its public
-/// base URL, so the name changes with the URL, even with its trailing slash.
-#[then(expr = "it sets the CSRF cookie with the attributes {string}")]
-async fn sets_csrf_cookie(world: &mut ConformanceWorld, attributes: String) -> Result<()> {
-    let kratos = world.kratos().await?;
-    let name = format!("csrf_token_{:x}", Sha256::digest(kratos.public_url.as_str()));
+/// base URL; its path, domain and SameSite come from `cookies.*` (always `Lax`
+/// under `--dev`), its Max-Age is a year, and it is `HttpOnly` (and `Secure`
+/// outside `--dev`).
+#[then("it sets the CSRF cookie as the deployment configures it")]
+async fn sets_csrf_cookie(world: &mut ConformanceWorld) -> Result<()> {
+    let deployment = world.deployment().await?;
     let exchange = world.last()?;
-    let cookie = check::set_cookie(exchange, &name)?;
-    check::cookie_attributes(exchange, &cookie, &attributes)
+    let cookie = check::set_cookie(exchange, &deployment.csrf_cookie.name)?;
+    check::cookie_attributes(exchange, &cookie, &deployment.csrf_cookie_attributes())
 }
 
 #[then("Kratos sets no cookie")]
@@ -74,20 +74,54 @@ async fn redirect_to_error_ui_for(world: &mut ConformanceWorld, error_id: String
     check::json_field(&fetched, &body, "/error/id", &json!(error_id))
 }
 
+/// `selfservice.default_browser_return_url`: where a browser that needs no
+/// flow is sent.
 #[then("Kratos answers 303 to the default return URL")]
 async fn redirect_to_default_return(world: &mut ConformanceWorld) -> Result<()> {
-    let expected = world.kratos().await?.config.string("selfservice.default_browser_return_url")?.to_string();
-    let exchange = world.last()?;
-    check::status(exchange, 303)?;
-    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+    let expected = world.deployment().await?.return_urls.default.clone();
+    redirect_to(world, &expected)
+}
+
+/// Where the deployment sends a browser after a login that ended with the
+/// method the scenario submitted last (`login.after.<method>...`, then the default).
+#[then("Kratos answers 303 to the return URL after login")]
+async fn redirect_after_login(world: &mut ConformanceWorld) -> Result<()> {
+    let method = world.last_method.clone().unwrap_or_else(|| "password".into());
+    let expected = world.deployment().await?.after_login_url(&method);
+    redirect_to(world, &expected)
+}
+
+#[then("Kratos answers 303 to the logout return URL")]
+async fn redirect_after_logout(world: &mut ConformanceWorld) -> Result<()> {
+    let expected = world.deployment().await?.return_urls.after_logout.clone();
+    redirect_to(world, &expected)
+}
+
+#[then("Kratos answers 303 to the allowed return URL")]
+async fn redirect_to_allowed(world: &mut ConformanceWorld) -> Result<()> {
+    let expected = world.return_to.clone().context("the scenario asked for no return URL")?;
+    redirect_to(world, &expected)
 }
 
 #[then(expr = "Kratos answers 303 to {string} on the public API")]
 async fn redirect_to_public(world: &mut ConformanceWorld, path: String) -> Result<()> {
-    let expected = world.kratos().await?.public(&path);
+    let expected = world.deployment().await?.public(&path);
+    redirect_to(world, expected.as_str())
+}
+
+/// The AAL2 login, with the `return_to` the first flow had.
+#[then("Kratos answers 303 to the AAL2 login on the public API, keeping the return URL")]
+async fn redirect_to_aal2_keeping_return(world: &mut ConformanceWorld) -> Result<()> {
+    let return_to = world.return_to.clone().context("the scenario asked for no return URL")?;
+    let mut expected = world.deployment().await?.public("self-service/login/browser");
+    expected.query_pairs_mut().append_pair("aal", "aal2").append_pair("return_to", &return_to);
+    redirect_to(world, expected.as_str())
+}
+
+fn redirect_to(world: &ConformanceWorld, expected: &str) -> Result<()> {
     let exchange = world.last()?;
     check::status(exchange, 303)?;
-    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+    check::equals(exchange, "Location", Some(expected), exchange.location())
 }
 
 #[then(regex = r"^Kratos answers (200|400) with the flow$")]
@@ -98,23 +132,53 @@ async fn answers_with_flow(world: &mut ConformanceWorld, status: u16) -> Result<
     world.read_offered_totp_secret()
 }
 
-/// A settings flow that succeeded tells an SPA where to send the browser next.
+/// A settings flow that succeeded tells an SPA where to send the browser next
+/// (the settings UI, or the deployment's return URL after settings), after the
+/// verification of any address still pending (where the deployment verifies).
 #[then("Kratos answers 200 with the flow, continuing with a redirect to the settings UI")]
 async fn flow_continuing_with_redirect(world: &mut ConformanceWorld) -> Result<()> {
     answers_with_flow(world, 200).await?;
-    let ui = world.kratos().await?.config.string("selfservice.flows.settings.ui_url")?.to_string();
-    let exchange = world.last()?;
-    let flow = world.flow()?;
-    let expected = json!([{"action": "redirect_browser_to", "redirect_browser_to": format!("{ui}?flow={}", flow.id)}]);
-    check::json_field(exchange, &flow.raw, "/continue_with", &expected)
+    let deployment = world.deployment().await?;
+    let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
+    let flow = world.flow()?.clone();
+    let mut expected = settings_verification(world, &flow.raw, true).await?;
+    expected.push(json!({"action": "redirect_browser_to", "redirect_browser_to": deployment.after_settings_url(&method, &flow.id)}));
+    check::json_field(world.last()?, &flow.raw, "/continue_with", &Value::Array(expected))
 }
 
+/// Nothing for a native app to do next, but the verification of any address
+/// still pending (where the deployment verifies addresses).
 #[then("Kratos answers 200 with the flow, continuing with nothing")]
 async fn flow_continuing_with_nothing(world: &mut ConformanceWorld) -> Result<()> {
     answers_with_flow(world, 200).await?;
+    let flow = world.flow()?.clone();
+    let expected = settings_verification(world, &flow.raw, false).await?;
     let exchange = world.last()?;
-    let flow = world.flow()?;
-    check::equals(exchange, "continue_with", None, flow.raw.get("continue_with"))
+    if expected.is_empty() {
+        check::equals(exchange, "continue_with", None, flow.raw.get("continue_with"))
+    } else {
+        check::json_field(exchange, &flow.raw, "/continue_with", &Value::Array(expected))
+    }
+}
+
+/// The `show_verification_ui` items a successful settings submit carries: one
+/// per address Kratos has not sent a verification for yet. Their flow ids are
+/// Kratos' own, taken from the answer. The addresses are pending no longer.
+async fn settings_verification(world: &mut ConformanceWorld, flow: &Value, with_url: bool) -> Result<Vec<Value>> {
+    let deployment = world.deployment().await?;
+    if flow.get("state").and_then(Value::as_str) != Some("success") {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = flow
+        .get("continue_with")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| item["action"] == "show_verification_ui")
+        .filter_map(|item| item.pointer("/flow/id").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let pending = std::mem::take(&mut world.pending_addresses);
+    Ok(deployment.verification_items(&pending, &ids, with_url))
 }
 
 #[then(expr = "Kratos answers {int} with the error {word}")]
@@ -179,23 +243,28 @@ pub(crate) fn flow_kind(word: &str) -> FlowKind {
 
 /// 303 to `<kind>.ui_url?flow=<id>`; the id.
 async fn redirect_to_ui_with_flow(world: &mut ConformanceWorld, kind: FlowKind) -> Result<String> {
-    let ui = world.kratos().await?.config.string(&format!("selfservice.flows.{}.ui_url", kind.path()))?.to_string();
+    let ui = world.deployment().await?.ui_url(kind.path()).to_string();
     let exchange = world.last()?;
     check::status(exchange, 303)?;
     check::location_is_ui_with_flow(exchange, &ui)
 }
 
 /// The UI's part after a redirect: fetch the flow by id and make it current.
+/// A settings flow that shows success has sent any pending verification.
 pub(crate) async fn load_flow_by_id(world: &mut ConformanceWorld, kind: FlowKind, id: &str) -> Result<()> {
     let fetched = world.client()?.fetch_flow(kind, id).await?;
     check::status(&fetched, 200)?;
-    world.flow = Some(Flow::from_json(fetched.json()?).map_err(|e| check::failure(&fetched, e))?);
+    let flow = Flow::from_json(fetched.json()?).map_err(|e| check::failure(&fetched, e))?;
+    if kind == FlowKind::Settings && flow.str_field("state") == Some("success") {
+        world.pending_addresses.clear();
+    }
+    world.flow = Some(flow);
     world.flow_kind = Some(kind);
     world.read_offered_totp_secret()
 }
 
 async fn error_ui_id(world: &mut ConformanceWorld) -> Result<String> {
-    let ui = world.kratos().await?.config.string("selfservice.flows.error.ui_url")?.to_string();
+    let ui = world.deployment().await?.ui.error.clone();
     let exchange = world.last()?;
     check::status(exchange, 303)?;
     let location = check::location(exchange)?;
@@ -209,19 +278,22 @@ async fn error_ui_id(world: &mut ConformanceWorld) -> Result<String> {
     }
 }
 
-/// Setting and expiring differ only in the attributes: an expired session cookie
-/// still carries a value (an encoded empty session).
-#[then(regex = r#"^it (?:sets|expires) the session cookie with the attributes "(.*)"$"#)]
-async fn session_cookie(world: &mut ConformanceWorld, attributes: String) -> Result<()> {
-    let name = session_cookie_name(world).await?;
+/// The session cookie's name, path, domain, SameSite and lifetime come from
+/// `session.cookie.*`, `cookies.*` and `session.lifespan`. An expired session
+/// cookie still carries a value (an encoded empty session).
+#[then(regex = r"^it (sets|expires) the session cookie as the deployment configures it$")]
+async fn session_cookie(world: &mut ConformanceWorld, what: String) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let attributes =
+        if what == "sets" { deployment.session_cookie_attributes() } else { deployment.expired_session_cookie_attributes() };
     let exchange = world.last()?;
-    let cookie = check::set_cookie(exchange, &name)?;
+    let cookie = check::set_cookie(exchange, &deployment.session_cookie.name)?;
     check::cookie_attributes(exchange, &cookie, &attributes)
 }
 
 #[then("Kratos answers 422 with the error browser_location_change_required, redirecting to the AAL2 login")]
 async fn location_change_to_aal2(world: &mut ConformanceWorld) -> Result<()> {
-    let aal2_login = world.kratos().await?.public("self-service/login/browser?aal=aal2");
+    let aal2_login = world.deployment().await?.public("self-service/login/browser?aal=aal2");
     let exchange = world.last()?;
     let error = check::error(exchange, 422, Some("browser_location_change_required"))?;
     check::equals(exchange, "redirect_browser_to", Some(aal2_login.as_str()), error.redirect_browser_to())?;
@@ -229,14 +301,12 @@ async fn location_change_to_aal2(world: &mut ConformanceWorld) -> Result<()> {
     check::equals(exchange, "error.reason", Some(reason.as_str()), error.reason())
 }
 
-#[then(expr = "Kratos answers 303 to {string}")]
-async fn redirect_to_url(world: &mut ConformanceWorld, url: String) -> Result<()> {
+/// The `return_to` a deployment must refuse is named in the reason.
+#[then("Kratos answers 400 with the error self_service_flow_return_to_forbidden, naming the return URL")]
+async fn return_to_forbidden(world: &mut ConformanceWorld) -> Result<()> {
+    let url = world.return_to.clone().context("the scenario asked for no return URL")?;
     let exchange = world.last()?;
-    check::status(exchange, 303)?;
-    check::equals(exchange, "Location", Some(url.as_str()), exchange.location())
-}
-
-async fn session_cookie_name(world: &mut ConformanceWorld) -> Result<String> {
-    let kratos = world.kratos().await?;
-    Ok(kratos.config.get("session.cookie.name").and_then(Value::as_str).unwrap_or("ory_kratos_session").to_string())
+    let error = check::error(exchange, 400, Some("self_service_flow_return_to_forbidden"))?;
+    let reason = format!("Requested return_to URL \"{url}\" is not allowed.");
+    check::equals(exchange, "error.reason", Some(reason.as_str()), error.reason())
 }

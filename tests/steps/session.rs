@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use cucumber::{then, when};
 use kratos_conformance::check;
 use kratos_conformance::client::{ClientKind, Exchange, FlowKind};
+use kratos_conformance::deployment::AalRule;
 use kratos_conformance::ConformanceWorld;
 use serde_json::{Value, json};
 
@@ -19,7 +20,8 @@ async fn new_native_signs_in(world: &mut ConformanceWorld) -> Result<()> {
     let client = world.new_client(ClientKind::Native).await?;
     let flow = client.start_and_load(FlowKind::Login, &[]).await?;
     let person = world.identity()?.person.clone();
-    world.last = Some(client.submit_flow(&flow, json!({"method": "password", "identifier": person.identifier(), "password": person.password})).await?);
+    let identifier = world.identifier_of(&person)?;
+    world.last = Some(client.submit_flow(&flow, json!({"method": "password", "identifier": identifier, "password": person.password})).await?);
     world.client = Some(client);
     Ok(())
 }
@@ -54,9 +56,26 @@ async fn whoami_wants_aal2(world: &mut ConformanceWorld) -> Result<()> {
     aal2_required(world).await
 }
 
+/// What whoami makes of a session that has only the password step behind it,
+/// by the deployment's rule: with `highest_available` it refuses it (403
+/// `session_aal2_required`), with `aal1` it accepts it at AAL1.
+#[then(regex = r"^(?:the client's session still owes its second factor|whoami applies the deployment's AAL rule to the client's session)$")]
+async fn still_owes_second_factor(world: &mut ConformanceWorld) -> Result<()> {
+    let rule = world.deployment().await?.whoami_required_aal;
+    world.last = Some(world.client()?.whoami().await?);
+    match rule {
+        AalRule::HighestAvailable => aal2_required(world).await,
+        AalRule::Aal1 => {
+            let whoami = world.last()?;
+            check::status(whoami, 200)?;
+            session_is(whoami, &whoami.json()?, "aal1", "password")
+        }
+    }
+}
+
 #[then("Kratos answers 403 with the error session_aal2_required, redirecting to the AAL2 login")]
 async fn aal2_required(world: &mut ConformanceWorld) -> Result<()> {
-    let aal2_login = world.kratos().await?.public("self-service/login/browser?aal=aal2");
+    let aal2_login = world.deployment().await?.public("self-service/login/browser?aal=aal2");
     let exchange = world.last()?;
     let error = check::error(exchange, 403, Some("session_aal2_required"))?;
     check::equals(exchange, "redirect_browser_to", Some(aal2_login.as_str()), error.redirect_browser_to())?;
@@ -83,7 +102,7 @@ async fn authenticated_at_totp(world: &mut ConformanceWorld) -> Result<()> {
 
 /// A login or registration that ended in a session: the token (native clients
 /// only) and, where the step names it, what the client is to do next.
-#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token)(|, continuing with nothing|, continuing with a redirect to .*)$")]
+#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token)(|, continuing with nothing|, continuing with a redirect to the return URL after login|, continuing with a redirect to the allowed return URL)$")]
 async fn answers_with_session(world: &mut ConformanceWorld, token: String, continuing: String) -> Result<()> {
     let exchange = world.last()?.clone();
     check::status(&exchange, 200)?;
@@ -103,14 +122,16 @@ async fn answers_with_session(world: &mut ConformanceWorld, token: String, conti
     let expected = match continuing.trim_start_matches(", continuing with ") {
         "" => None,
         "nothing" => Some(Value::Null),
-        "a redirect to the default return URL" => {
-            let url = world.kratos().await?.config.string("selfservice.default_browser_return_url")?.to_string();
+        "a redirect to the return URL after login" => {
+            let method = world.last_method.clone().unwrap_or_else(|| "password".into());
+            let url = world.deployment().await?.after_login_url(&method);
             Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]))
         }
-        other => {
-            let url = other.trim_start_matches("a redirect to ").trim_matches('"');
+        "a redirect to the allowed return URL" => {
+            let url = world.return_to.clone().context("the scenario asked for no return URL")?;
             Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]))
         }
+        other => anyhow::bail!("this step knows no \"continuing with {other}\""),
     };
     if let Some(expected) = expected {
         check::json_field(&exchange, &body, "/continue_with", &expected)?;
@@ -127,7 +148,7 @@ async fn asks_logout_url(world: &mut ConformanceWorld) -> Result<()> {
 
 #[then("Kratos answers 200 with a logout token and a logout URL")]
 async fn logout_token_and_url(world: &mut ConformanceWorld) -> Result<()> {
-    let kratos = world.kratos().await?;
+    let kratos = world.deployment().await?;
     let exchange = world.last()?;
     check::status(exchange, 200)?;
     let body = exchange.json()?;

@@ -11,8 +11,12 @@ use kratos_conformance::world::Csrf;
 use kratos_conformance::ConformanceWorld;
 use serde_json::{Value, json};
 
-#[then(expr = "the totp_qr node is a QR code of {string}")]
-async fn qr_code_of(world: &mut ConformanceWorld, template: String) -> Result<()> {
+/// The QR code decodes to the otpauth URL an authenticator app should get: the
+/// deployment's issuer, and as account name the value of the schema's
+/// `totp.account_name` trait, or, without one, the identity id.
+#[then(regex = r"^the totp_qr node is a QR code of the otpauth URL (for the identity's account name|with the identity id as its account name)$")]
+async fn qr_code_of(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let deployment = world.deployment().await?;
     let exchange = world.transcript.last().context("no exchange yet")?;
     let flow = world.flow()?;
     let node = flow.node_by_id("totp_qr").ok_or_else(|| check::failure(&exchange, "the flow has no totp_qr node"))?;
@@ -21,10 +25,13 @@ async fn qr_code_of(world: &mut ConformanceWorld, template: String) -> Result<()
     let content = decode_qr_data_uri(src).map_err(|e| check::failure(&exchange, e))?;
     let url = OtpAuthUrl::parse(&content).map_err(|e| check::failure(&exchange, e))?;
     let identity = world.identity()?;
-    let expected = template
-        .replace("{email}", identity.person.identifier())
-        .replace("{identity id}", &identity.id)
-        .replace("{secret}", &url.secret);
+    let schema = deployment.schema(&identity.schema_id).context("the identity's schema is not the deployment's")?;
+    let account = match schema.totp_account_name() {
+        Some(path) if which.starts_with("for") => identity.person.trait_str(path).unwrap_or_default().to_string(),
+        Some(path) => anyhow::bail!("the schema {} names traits.{path} as the TOTP account name", schema.id),
+        None => identity.id.clone(),
+    };
+    let expected = deployment.otpauth_url(&account, &url.secret);
     check::equals(&exchange, "the otpauth URL in the QR code", expected.as_str(), content.as_str())?;
     check::equals(&exchange, "the QR code's secret and the flow's", world.authenticator()?.secret(), url.secret.as_str())
 }
@@ -52,12 +59,14 @@ async fn submit_fields(world: &mut ConformanceWorld, fields: String) -> Result<(
 
 #[when("another identity's native client submits the TOTP code of the current step to that flow")]
 async fn other_identity_submits(world: &mut ConformanceWorld) -> Result<()> {
-    let other = world.create_identity(kratos_conformance::identity::DEFAULT_SCHEMA).await?;
+    let pending = std::mem::take(&mut world.pending_addresses);
+    let other = world.create_identity(None).await?;
+    world.pending_addresses = pending;
     let mut client = world.new_client(ClientKind::Native).await?;
-    client.password_step(&other.person).await?;
-    let code = world.authenticator()?.current_code();
+    client.password_step(&world.identifier_of(&other.person)?, &other.person.password).await?;
+    let code = world.authenticator()?.late_code(0, None);
     let action = world.flow()?.ui.action.clone();
-    world.last = Some(client.submit(&action, vec![("method".into(), json!("totp")), ("totp_code".into(), json!(code))]).await?);
+    world.last = Some(client.submit_with(&action, vec![("method".into(), json!("totp"))], &[], vec![("totp_code".into(), code)]).await?);
     Ok(())
 }
 
@@ -68,25 +77,53 @@ async fn submit_to_unknown_flow(world: &mut ConformanceWorld, code: String) -> R
     Ok(())
 }
 
-/// Waits until the flow's own `expires_at` has passed: the flow says when.
+/// Waits until the flow has expired: until its `issued_at` plus the lifespan the
+/// deployment configures (and a margin), which is what the suite knows. A flow
+/// whose own `expires_at` says otherwise fails the step with what it reported,
+/// rather than holding the run for as long as Kratos says.
 #[when("the flow has expired")]
 async fn flow_expired(world: &mut ConformanceWorld) -> Result<()> {
-    let expires_at = world.flow()?.str_field("expires_at").context("the flow has no expires_at")?.to_string();
-    wait_until(&expires_at, Duration::from_millis(100)).await
+    let deployment = world.deployment().await?;
+    let kind = world.flow_kind.map(|k| k.path()).unwrap_or("login");
+    let lifespan = deployment.flow_lifespan(kind);
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let flow = world.flow()?;
+    let at = |field: &str| flow.str_field(field).and_then(|t| humantime::parse_rfc3339(t).ok());
+    let (Some(issued), Some(expires)) = (at("issued_at"), at("expires_at")) else {
+        return Err(check::failure(&exchange, "the flow has no issued_at or expires_at"));
+    };
+    let deadline = issued + lifespan + EXPIRY_MARGIN;
+    if expires > deadline {
+        return Err(check::failure(
+            &exchange,
+            format!("the {kind} flow's expires_at is {:?} after its issued_at, longer than the configured lifespan {lifespan:?}; the suite does not wait for it", expires.duration_since(issued).unwrap_or_default()),
+        ));
+    }
+    wait_until(expires.max(issued + lifespan) + Duration::from_millis(100)).await;
+    Ok(())
 }
 
-/// Waits until the session's `authenticated_at` is older than the profile's
-/// `privileged_session_max_age`.
+/// Waits until the session's `authenticated_at` is older than the deployment's
+/// `privileged_session_max_age` (bounded by it, whatever Kratos reports).
 #[when("the session is older than the privileged session age")]
 async fn session_too_old(world: &mut ConformanceWorld) -> Result<()> {
-    let kratos = world.kratos().await?;
-    let max_age = kratos.config.string("selfservice.flows.settings.privileged_session_max_age")?.to_string();
-    let max_age = humantime::parse_duration(&max_age).context("privileged_session_max_age is a duration")?;
+    let max_age = world.deployment().await?.lifespans.privileged_session;
     let whoami = world.client()?.whoami().await?;
     check::status(&whoami, 200)?;
-    let authenticated_at = whoami.json()?["authenticated_at"].as_str().context("no authenticated_at")?.to_string();
-    wait_until(&authenticated_at, max_age + Duration::from_millis(100)).await
+    let authenticated_at = whoami.json()?["authenticated_at"].as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
+    let Some(authenticated_at) = authenticated_at else {
+        return Err(check::failure(&whoami, "the session has no authenticated_at"));
+    };
+    let now = std::time::SystemTime::now();
+    if authenticated_at > now + EXPIRY_MARGIN {
+        return Err(check::failure(&whoami, "the session's authenticated_at is in the future; the suite does not wait for it"));
+    }
+    wait_until(authenticated_at + max_age + Duration::from_millis(100)).await;
+    Ok(())
 }
+
+/// How much later than the configured lifespan the suite accepts an expiry.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(2);
 
 #[then("Kratos answers 303 to the login page for re-authentication, returning to the settings flow")]
 async fn redirect_to_reauth(world: &mut ConformanceWorld) -> Result<()> {
@@ -118,8 +155,8 @@ async fn action_names_new_flow(world: &mut ConformanceWorld) -> Result<()> {
 #[when(regex = r"^it submits the (old|new) secret's TOTP code of the current step to that action$")]
 async fn submit_code_of(world: &mut ConformanceWorld, which: String) -> Result<()> {
     let authenticator = if which == "old" { world.previous_authenticator.clone() } else { world.authenticator.clone() };
-    let code = authenticator.context("no such authenticator")?.current_code();
-    world.submit_to_flow(None, json!({"method": "totp", "totp_code": code}), Csrf::FromFlow, &[]).await
+    let code = authenticator.context("no such authenticator")?.late_code(0, None);
+    world.submit_to_flow_with(None, json!({"method": "totp"}), Csrf::FromFlow, &[], vec![("totp_code".into(), code)]).await
 }
 
 #[then(expr = "the lookup_secret_codes node shows {int} codes of {int} lowercase letters and digits")]
@@ -135,11 +172,12 @@ async fn lookup_codes(world: &mut ConformanceWorld, count: usize, length: usize)
 }
 
 /// The settings flow's "sign in again" address: the browser login with
-/// `refresh=true`, returning to the settings flow.
+/// `refresh=true`, returning to the settings flow (Kratos builds both from its
+/// public base URL).
 async fn reauth_url(world: &mut ConformanceWorld) -> Result<String> {
-    let kratos = world.kratos().await?;
-    let settings = kratos.public(&format!("self-service/settings?flow={}", world.flow()?.id));
-    let mut url = kratos.public("self-service/login/browser");
+    let deployment = world.deployment().await?;
+    let settings = deployment.public(&format!("self-service/settings?flow={}", world.flow()?.id));
+    let mut url = deployment.public("self-service/login/browser");
     url.query_pairs_mut().append_pair("refresh", "true").append_pair("return_to", settings.as_str());
     Ok(url.to_string())
 }
@@ -162,12 +200,10 @@ fn parse_fields(text: &str) -> Value {
     Value::Object(fields)
 }
 
-/// Sleeps until `rfc3339 + after` (not at all if that has passed).
-async fn wait_until(rfc3339: &str, after: Duration) -> Result<()> {
-    let at = humantime::parse_rfc3339(rfc3339).with_context(|| format!("not a timestamp: {rfc3339}"))?;
-    let deadline = at + after;
+/// Sleeps until `deadline` (not at all if it has passed), never longer than the
+/// longest wait the suite allows a scenario.
+async fn wait_until(deadline: std::time::SystemTime) {
     if let Ok(left) = deadline.duration_since(std::time::SystemTime::now()) {
-        tokio::time::sleep(left).await;
+        tokio::time::sleep(left.min(kratos_conformance::deployment::LONGEST_WAIT + EXPIRY_MARGIN)).await;
     }
-    Ok(())
 }

@@ -4,18 +4,15 @@
 use std::sync::Arc;
 
 use fake::Fake;
-use fake::faker::name::en::{FirstName, LastName};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::client::{Body, Exchange, Http, Request, Transcript};
+use crate::deployment::{Deployment, IdentitySchema};
 use crate::kratos::Kratos;
 use crate::redact;
 
-/// The schema whose `email` trait is the password identifier and the TOTP account name.
-pub const DEFAULT_SCHEMA: &str = "default";
-/// The same traits without `totp.account_name`.
-pub const SCHEMA_WITHOUT_TOTP_ACCOUNT_NAME: &str = "no-totp-account-name";
+pub mod generate;
 
 /// A fake person: the traits of an identity, as its schema shapes them, and a
 /// strong password.
@@ -41,17 +38,29 @@ impl std::fmt::Debug for Person {
 }
 
 impl Person {
-    pub fn fake() -> Person {
-        let first_name: String = FirstName().fake();
-        let last_name: String = LastName().fake();
-        // Unique per scenario, so concurrent scenarios never collide; Kratos stores
-        // identifiers lower-cased, so generate them that way.
-        let nonce: String = (0..10).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(0..36usize).fake::<usize>()])).collect();
-        let email = format!("{}.{}.{nonce}@example.org", ascii(&first_name), ascii(&last_name)).to_lowercase();
+    /// A new person for `schema`: traits generated from it (see [`generate`]),
+    /// with the team's pins and mail domain, and a strong password.
+    pub fn generate(deployment: &Deployment, schema: &IdentitySchema) -> Result<Person, generate::CannotGenerate> {
+        let traits = generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()).generate()?;
+        let identifiers = schema
+            .password_identifiers()
+            .iter()
+            .filter_map(|path| {
+                let value = path.split('.').try_fold(&traits, |v, key| v.get(key))?;
+                Some(Identifier { trait_path: path.to_string(), value: value.as_str()?.to_string() })
+            })
+            .collect();
         let password = strong_password();
         redact::register(password.clone());
-        let traits = json!({ "email": email, "name": { "first": first_name, "last": last_name } });
-        Person { traits, password, identifiers: vec![Identifier { trait_path: "email".into(), value: email }] }
+        Ok(Person { traits, password, identifiers })
+    }
+
+    /// The value of one identifier trait (`None`: the first one).
+    pub fn identifier_of(&self, trait_path: Option<&str>) -> Option<&str> {
+        match trait_path {
+            Some(path) => self.identifiers.iter().find(|i| i.trait_path == path).map(|i| i.value.as_str()),
+            None => self.identifiers.first().map(|i| i.value.as_str()),
+        }
     }
 
     pub fn traits(&self) -> Value {
@@ -88,10 +97,6 @@ impl Person {
         walk("", &self.traits, &mut out);
         out
     }
-}
-
-fn ascii(s: &str) -> String {
-    s.chars().filter(char::is_ascii_alphabetic).collect()
 }
 
 /// 24 characters from all four classes: far from the identifier and from any
@@ -151,6 +156,17 @@ impl AdminApi {
         self.send(Method::GET, &path, Body::Empty).await
     }
 
+    /// The id of the identity with this password identifier, if there is one
+    /// (`GET /admin/identities?credentials_identifier=`). Housekeeping: the
+    /// request is not part of the scenario's transcript.
+    pub async fn find_by_identifier(&self, identifier: &str) -> anyhow::Result<Option<String>> {
+        let mut path = "admin/identities?".to_string();
+        path.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair("credentials_identifier", identifier).finish());
+        let unrecorded = AdminApi::new(Arc::clone(&self.kratos), Transcript::default());
+        let exchange = unrecorded.send(Method::GET, &path, Body::Empty).await?;
+        Ok(exchange.json().ok().and_then(|list| list.get(0)?.get("id")?.as_str().map(str::to_string)))
+    }
+
     pub async fn delete(&self, id: &str) -> anyhow::Result<Exchange> {
         self.send(Method::DELETE, &format!("admin/identities/{id}"), Body::Empty).await
     }
@@ -164,4 +180,27 @@ impl AdminApi {
         let request = Request::new(method, self.kratos.admin(path), body).header("accept", "application/json");
         self.http.send(request).await
     }
+}
+
+/// What a 400 from identity creation means for the suite's generated traits:
+/// Kratos names the trait (`I[#/traits/phone] ... does not match pattern`);
+/// say which, and how to pin it in conformance.yml.
+pub fn explain_refused_traits(exchange: &Exchange) -> String {
+    let reason = exchange.json().ok().and_then(|b| b.pointer("/error/reason").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+    let traits: Vec<String> = reason
+        .split("I[#/traits/")
+        .skip(1)
+        .filter_map(|rest| rest.split(']').next())
+        .map(|path| path.replace('/', "."))
+        .collect();
+    if traits.is_empty() {
+        return format!("Kratos refused the identity the suite generated: {reason}");
+    }
+    format!(
+        "Kratos refused the generated trait{} {} ({}); pin a value or a pattern for it in conformance.yml beside your kratos.yml (traits: {{ {}: {{ pattern: \"...\" }} }})",
+        if traits.len() > 1 { "s" } else { "" },
+        traits.iter().map(|t| format!("traits.{t}")).collect::<Vec<_>>().join(", "),
+        reason.lines().next().unwrap_or_default(),
+        traits[0]
+    )
 }

@@ -1,0 +1,162 @@
+//! The team's expectations of its deployment (`expect:` in `conformance.yml`),
+//! checked against the description before any scenario runs, so that a
+//! misconfiguration is the first thing a person reads, in words: "whoami accepts
+//! AAL1 sessions of identities with a second factor", not 40 red scenarios.
+//!
+//! Without a `conformance.yml`, the suite expects what it exists for: TOTP
+//! enabled, and a return-URL allow-list that does not admit any host.
+
+use url::Url;
+
+use super::team::{ReturnUrlPolicy, Toggle};
+use super::Deployment;
+
+/// A difference between what the team expects and what the deployment does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misconfiguration {
+    /// What is wrong, in a user's words.
+    pub what: String,
+    /// The configuration key and its value.
+    pub key: String,
+}
+
+impl std::fmt::Display for Misconfiguration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.what, self.key)
+    }
+}
+
+/// Every expectation the deployment does not meet.
+pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
+    let expect = &deployment.team.expect;
+    let mut found = Vec::new();
+    let toggle = |wanted: Option<Toggle>, default: Toggle, on: bool, method: &str, found: &mut Vec<Misconfiguration>| {
+        let key = format!("selfservice.methods.{method}.enabled: {on}");
+        match wanted.unwrap_or(default) {
+            Toggle::Enabled if !on => found.push(Misconfiguration { what: format!("{method} is disabled, and it is expected enabled"), key }),
+            Toggle::Disabled if on => found.push(Misconfiguration { what: format!("{method} is enabled, and it is expected disabled"), key }),
+            _ => {}
+        }
+    };
+    toggle(expect.totp, Toggle::Enabled, deployment.methods.totp, "totp", &mut found);
+    toggle(expect.lookup_secret, Toggle::Any, deployment.methods.lookup_secret, "lookup_secret", &mut found);
+    if let Some(wanted) = &expect.whoami_required_aal {
+        let actual = deployment.whoami_required_aal.name();
+        if wanted != actual {
+            let what = if actual == "aal1" {
+                "whoami accepts AAL1 sessions of identities that have a second factor: a stolen password alone passes every backend that trusts whoami".to_string()
+            } else {
+                format!("whoami requires {actual}, and {wanted} is expected")
+            };
+            found.push(Misconfiguration { what, key: format!("session.whoami.required_aal: {actual}") });
+        }
+    }
+    if let Some(wanted) = &expect.settings_required_aal {
+        let actual = deployment.settings_required_aal.name();
+        if wanted != actual {
+            let what = if actual == "aal1" {
+                "settings accept AAL1 sessions: a stolen password alone can unlink the second factor".to_string()
+            } else {
+                format!("settings require {actual}, and {wanted} is expected")
+            };
+            found.push(Misconfiguration { what, key: format!("selfservice.flows.settings.required_aal: {actual}") });
+        }
+    }
+    if expect.return_urls.unwrap_or(ReturnUrlPolicy::Restricted) == ReturnUrlPolicy::Restricted {
+        if let Some(entry) = any_host_entry(&deployment.return_urls.allowed) {
+            found.push(Misconfiguration {
+                what: format!(
+                    "the return-URL allow-list admits any host: after login, Kratos sends the user wherever a link says (\"{entry}\")"
+                ),
+                key: format!("selfservice.allowed_return_urls: {entry}"),
+            });
+        }
+    }
+    found
+}
+
+/// An allow-list entry that admits any host: a host wildcard with nothing but a
+/// port after it (`http://*:4455` admits every host on port 4455). Kratos itself
+/// drops `https://*` and `https://*.com`, so those admit nothing.
+fn any_host_entry(allowed: &[String]) -> Option<&str> {
+    allowed.iter().map(String::as_str).find(|entry| {
+        let Some(parsed) = Entry::parse(entry) else { return false };
+        let candidate = format!("{}://evil.example.com{}{}", parsed.scheme, parsed.host.strip_prefix('*').filter(|s| s.starts_with(':')).unwrap_or(""), parsed.path);
+        admitting_entry(std::slice::from_ref(&entry.to_string()), &candidate).is_some()
+    })
+}
+
+/// An allow-list entry taken apart by hand: `*` is not a host a URL parser takes.
+struct Entry<'a> {
+    scheme: &'a str,
+    /// With its port, lower-cased, as Go's `url.URL.Host`.
+    host: String,
+    path: String,
+}
+
+impl<'a> Entry<'a> {
+    fn parse(entry: &'a str) -> Option<Entry<'a>> {
+        let (scheme, rest) = entry.split_once("://")?;
+        let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".to_string()));
+        let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority).to_ascii_lowercase();
+        Some(Entry { scheme, host, path })
+    }
+
+    /// Kratos ignores `*` and a wildcard over a public suffix (`*.com`, `*.co.uk`).
+    fn ignored_by_kratos(&self) -> bool {
+        let Some(suffix) = self.host.strip_prefix("*.") else { return self.host == "*" };
+        let labels = suffix.split('.').count();
+        !suffix.contains(':') && (labels == 1 || (labels == 2 && suffix.split('.').next().is_some_and(|l| l.len() <= 3)))
+    }
+}
+
+/// The allow-list entry that admits `return_to`, matched as Kratos v1.3.1 does
+/// (`x/http_secure_redirect.go`): same scheme; the host (port included) equal or,
+/// for an entry whose host starts with `*`, ending in the rest of it; the path a
+/// plain string prefix.
+pub fn admitting_entry<'a>(allowed: &'a [String], return_to: &str) -> Option<&'a str> {
+    let return_to = Url::parse(return_to).ok()?;
+    let mut host = return_to.host_str().unwrap_or_default().to_ascii_lowercase();
+    if let Some(port) = return_to.port() {
+        host = format!("{host}:{port}");
+    }
+    let path = if return_to.path().is_empty() { "/" } else { return_to.path() };
+    allowed.iter().map(String::as_str).find(|entry| {
+        let Some(entry) = Entry::parse(entry).filter(|e| !e.ignored_by_kratos()) else { return false };
+        let host_ok = match entry.host.strip_prefix('*') {
+            Some(suffix) => host.ends_with(suffix),
+            None => entry.host == host,
+        };
+        entry.scheme.eq_ignore_ascii_case(return_to.scheme()) && host_ok && path.starts_with(entry.path.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(entries: &[&str]) -> Vec<String> {
+        entries.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn allow_list_entries_match_as_kratos_matches_them() {
+        let allowed = list(&["http://127.0.0.1:4455/", "https://*.acme.test/app"]);
+        assert_eq!(admitting_entry(&allowed, "http://127.0.0.1:4455/after"), Some("http://127.0.0.1:4455/"));
+        assert_eq!(admitting_entry(&allowed, "https://shop.acme.test/app/x"), Some("https://*.acme.test/app"));
+        assert_eq!(admitting_entry(&allowed, "https://shop.acme.test/other"), None);
+        assert_eq!(admitting_entry(&allowed, "https://evil.example.com/"), None);
+        // The port is part of the host.
+        assert_eq!(admitting_entry(&allowed, "http://127.0.0.1:4456/after"), None);
+        assert_eq!(admitting_entry(&allowed, "https://acme.test/app"), None);
+    }
+
+    #[test]
+    fn entries_that_admit_any_host_are_found_and_those_kratos_drops_are_not() {
+        assert_eq!(any_host_entry(&list(&["http://127.0.0.1:4455/", "http://*:4455/"])), Some("http://*:4455/"));
+        // Kratos ignores these entries: they admit nothing.
+        assert_eq!(any_host_entry(&list(&["https://*", "https://*.com", "https://*.co.uk/"])), None);
+        assert_eq!(admitting_entry(&list(&["https://*.com"]), "https://evil.com/"), None);
+        assert_eq!(any_host_entry(&list(&["https://*.acme.test/", "http://127.0.0.1:4455/"])), None);
+    }
+}

@@ -1,0 +1,547 @@
+//! The deployment under test, described once: what its configuration makes
+//! Kratos do, read from the configuration the suite is given
+//! (`KRATOS_CONFIG_DIR`). Every expectation of a step comes from here (URLs,
+//! schemas, identifiers, issuer, cookie names, AAL rules, lifespans), never from
+//! this repository's `kratos-config/`.
+//!
+//! - [`config`]: `kratos.yml`, its variants and the suite's derived overlays;
+//! - [`schema`]: identity schemas and what their traits are for;
+//! - [`team`]: `conformance.yml`, what Kratos' configuration does not say;
+//! - [`needs`]: what a scenario needs of a deployment, and why one does not meet it;
+//! - [`expectations`]: the team's expectations, checked before any scenario.
+
+pub mod config;
+pub mod expectations;
+pub mod needs;
+pub mod schema;
+pub mod team;
+pub mod wire;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+pub use config::{ConfigDir, RawConfig};
+pub use schema::{IdentitySchema, Trait};
+pub use team::TeamFile;
+
+use crate::kratos::SetupError;
+
+/// Kratos v1.3.1's defaults for the keys the description reads
+/// (`embedx/config.schema.json`, `driver/config/config.go`).
+pub mod defaults {
+    pub const FLOW_LIFESPAN: &str = "1h";
+    pub const PRIVILEGED_SESSION_MAX_AGE: &str = "1h";
+    pub const SESSION_LIFESPAN: &str = "24h";
+    pub const SESSION_COOKIE_NAME: &str = "ory_kratos_session";
+    pub const SAME_SITE: &str = "Lax";
+    pub const COOKIE_PATH: &str = "/";
+    pub const REQUIRED_AAL: &str = "highest_available";
+    pub const FALLBACK_UI: &str = "https://www.ory.sh/kratos/docs/fallback/";
+    pub const VERIFICATION_USE: &str = "code";
+    pub const RECOVERY_USE: &str = "code";
+}
+
+/// An authenticator assurance level rule: `aal1` or `highest_available`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AalRule {
+    Aal1,
+    HighestAvailable,
+}
+
+impl AalRule {
+    pub fn parse(text: &str) -> Option<AalRule> {
+        match text {
+            "aal1" => Some(AalRule::Aal1),
+            "highest_available" => Some(AalRule::HighestAvailable),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AalRule::Aal1 => "aal1",
+            AalRule::HighestAvailable => "highest_available",
+        }
+    }
+}
+
+/// A change the suite makes to a configuration for settings that are not
+/// themselves under test: so that expiry and re-authentication scenarios wait
+/// seconds, not the deployment's hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Derivation {
+    /// Login, registration and settings flows expire after [`SHORT_LIFESPAN`].
+    ShortFlowLifespans,
+    /// A sign-in counts as recent for [`SHORT_PRIVILEGED_SESSION`] only.
+    ShortPrivilegedSession,
+}
+
+/// The lifespan of the derived short-lived flows.
+pub const SHORT_LIFESPAN: Duration = Duration::from_secs(2);
+pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(1);
+/// The longest lifespan the suite waits out in a scenario (an external
+/// deployment's own short lifespans qualify up to this).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
+
+impl Derivation {
+    pub const ALL: [Derivation; 2] = [Derivation::ShortFlowLifespans, Derivation::ShortPrivilegedSession];
+
+    /// The settings it changes, as dotted keys and values.
+    pub fn settings(self) -> Vec<(&'static str, Value)> {
+        let short = |d: Duration| Value::String(format!("{}s", d.as_secs()));
+        match self {
+            Derivation::ShortFlowLifespans => vec![
+                ("selfservice.flows.login.lifespan", short(SHORT_LIFESPAN)),
+                ("selfservice.flows.registration.lifespan", short(SHORT_LIFESPAN)),
+                ("selfservice.flows.settings.lifespan", short(SHORT_LIFESPAN)),
+            ],
+            Derivation::ShortPrivilegedSession => {
+                vec![("selfservice.flows.settings.privileged_session_max_age", short(SHORT_PRIVILEGED_SESSION))]
+            }
+        }
+    }
+
+    /// A name for summaries and instance names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Derivation::ShortFlowLifespans => "short-flow-lifespans",
+            Derivation::ShortPrivilegedSession => "short-privileged-session",
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Derivation::ShortFlowLifespans => format!("login, registration and settings flows expire after {:?}", SHORT_LIFESPAN),
+            Derivation::ShortPrivilegedSession => format!("privileged_session_max_age {:?}", SHORT_PRIVILEGED_SESSION),
+        }
+    }
+}
+
+/// The self-service methods and what the configuration sets for them.
+#[derive(Debug, Clone)]
+pub struct Methods {
+    pub password: bool,
+    pub totp: bool,
+    /// `selfservice.methods.totp.config.issuer`, or Kratos' fallback: the host of
+    /// the public base URL.
+    pub totp_issuer: String,
+    pub lookup_secret: bool,
+    /// `code.mfa_enabled`: in v1.3.1 it makes every identity AAL2-capable.
+    pub code_mfa: bool,
+    pub webauthn: bool,
+    pub passkey: bool,
+    pub oidc: bool,
+}
+
+/// The UI URLs Kratos sends browsers to.
+#[derive(Debug, Clone)]
+pub struct UiUrls {
+    pub login: String,
+    pub registration: String,
+    pub settings: String,
+    pub error: String,
+    pub verification: String,
+    pub recovery: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReturnUrls {
+    /// `selfservice.default_browser_return_url`.
+    pub default: String,
+    /// `selfservice.allowed_return_urls`.
+    pub allowed: Vec<String>,
+    /// Where a browser goes after logout.
+    pub after_logout: String,
+    /// Where a browser goes after a login that ended with `method`
+    /// (`login.after.<method>.default_browser_return_url`, then
+    /// `login.after.default_browser_return_url`, then the default).
+    after_login: Vec<(String, String)>,
+    after_login_default: String,
+}
+
+impl ReturnUrls {
+    pub fn after_login(&self, method: &str) -> &str {
+        self.after_login.iter().find(|(m, _)| m == method).map(|(_, url)| url.as_str()).unwrap_or(&self.after_login_default)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Lifespans {
+    pub login: Duration,
+    pub registration: Duration,
+    pub settings: Duration,
+    pub privileged_session: Duration,
+    pub session: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionCookie {
+    pub name: String,
+    pub domain: Option<String>,
+    pub path: String,
+    pub same_site: String,
+    /// A persistent cookie carries `Expires` and `Max-Age`; a session cookie does not.
+    pub persistent: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CsrfCookie {
+    /// `csrf_token_` + the SHA-256 of the public base URL.
+    pub name: String,
+    pub domain: Option<String>,
+    pub path: String,
+    pub same_site: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub enabled: bool,
+    pub use_strategy: String,
+    /// Whether self-service registration ends with a session (the `session` hook).
+    pub registration_issues_session: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cors {
+    pub enabled: bool,
+    pub allowed_origins: Vec<String>,
+    pub allow_credentials: bool,
+}
+
+/// One Kratos instance's configuration, described.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The instance's name in reports: the variant, and its derivations.
+    pub name: String,
+    pub variant: Option<String>,
+    pub derived: Vec<Derivation>,
+    pub dir: PathBuf,
+    /// The repository's own `kratos-config/`.
+    pub own_config: bool,
+    pub config: RawConfig,
+    pub team: TeamFile,
+    /// What Kratos builds `ui.action`, redirects and the CSRF cookie name from.
+    pub public_base_url: Url,
+    pub admin_base_url: Url,
+    /// Kratos runs with `--dev`: no `Secure` cookies, the CSRF cookie `SameSite=Lax`.
+    pub dev: bool,
+    pub schemas: Vec<IdentitySchema>,
+    pub default_schema_id: String,
+    pub methods: Methods,
+    pub ui: UiUrls,
+    pub return_urls: ReturnUrls,
+    pub lifespans: Lifespans,
+    pub whoami_required_aal: AalRule,
+    pub settings_required_aal: AalRule,
+    pub session_cookie: SessionCookie,
+    pub csrf_cookie: CsrfCookie,
+    pub verification: Verification,
+    pub recovery_enabled: bool,
+    pub registration_enabled: bool,
+    pub cors: Cors,
+}
+
+impl Deployment {
+    /// Describes a merged configuration. `public` and `admin` are the base URLs
+    /// Kratos runs with (the suite's own addresses when it starts Kratos).
+    pub fn describe(
+        dir: &ConfigDir,
+        variant: Option<&str>,
+        derived: &[Derivation],
+        config: RawConfig,
+        schemas: Vec<IdentitySchema>,
+        public: Url,
+        admin: Url,
+        dev: bool,
+    ) -> Result<Deployment, SetupError> {
+        let c = &config;
+        let text = |path: &str, default: &str| c.str(path).unwrap_or(default).to_string();
+        let duration = |path: &str, default: &str| -> Result<Duration, SetupError> {
+            let value = c.str(path).unwrap_or(default);
+            humantime::parse_duration(value)
+                .map_err(|e| SetupError::Config(format!("{}: {path}: \"{value}\" is not a duration ({e})", dir.main_file.display())))
+        };
+        let aal = |path: &str| -> Result<AalRule, SetupError> {
+            let value = c.str(path).unwrap_or(defaults::REQUIRED_AAL);
+            AalRule::parse(value).ok_or_else(|| {
+                SetupError::Config(format!("{}: {path}: \"{value}\" is not aal1 or highest_available", dir.main_file.display()))
+            })
+        };
+        let enabled = |method: &str, default: bool| c.bool(&format!("selfservice.methods.{method}.enabled")).unwrap_or(default);
+        let ui = |flow: &str| text(&format!("selfservice.flows.{flow}.ui_url"), &format!("{}{flow}", defaults::FALLBACK_UI));
+
+        let default_return = c.str("selfservice.default_browser_return_url").map(str::to_string).ok_or_else(|| {
+            SetupError::Config(format!(
+                "{} does not set selfservice.default_browser_return_url, which Kratos requires",
+                dir.main_file.display()
+            ))
+        })?;
+        let after_login_default = text("selfservice.flows.login.after.default_browser_return_url", &default_return);
+        let after_login = ["password", "totp", "lookup_secret", "webauthn", "code", "oidc", "passkey"]
+            .iter()
+            .filter_map(|m| {
+                c.str(&format!("selfservice.flows.login.after.{m}.default_browser_return_url"))
+                    .map(|url| (m.to_string(), url.to_string()))
+            })
+            .collect();
+        let allowed = c
+            .get("selfservice.allowed_return_urls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let cookies_domain = c.str("cookies.domain").map(str::to_string);
+        let cookies_path = text("cookies.path", defaults::COOKIE_PATH);
+        let cookies_same_site = text("cookies.same_site", defaults::SAME_SITE);
+        let issuer = c
+            .str("selfservice.methods.totp.config.issuer")
+            .map(str::to_string)
+            .unwrap_or_else(|| public.host_str().unwrap_or_default().to_string());
+        let default_schema_id = text("identity.default_schema_id", "default");
+        if !schemas.iter().any(|s| s.id == default_schema_id) {
+            return Err(SetupError::Config(format!(
+                "{}: identity.default_schema_id is \"{default_schema_id}\", but identity.schemas has only {}",
+                dir.main_file.display(),
+                schemas.iter().map(|s| format!("\"{}\"", s.id)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let registration_hooks: Vec<String> = c
+            .get("selfservice.flows.registration.after.password.hooks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.get("hook").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let cors_origins = c
+            .get("serve.public.cors.allowed_origins")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+
+        let mut name = variant.map(str::to_string).unwrap_or_else(|| "as configured".into());
+        for d in derived {
+            name.push('+');
+            name.push_str(d.name());
+        }
+        Ok(Deployment {
+            name,
+            variant: variant.map(str::to_string),
+            derived: derived.to_vec(),
+            dir: dir.dir.clone(),
+            own_config: dir.own,
+            team: dir.team.clone(),
+            public_base_url: public.clone(),
+            admin_base_url: admin,
+            dev,
+            default_schema_id,
+            methods: Methods {
+                password: enabled("password", true),
+                totp: enabled("totp", false),
+                totp_issuer: issuer,
+                lookup_secret: enabled("lookup_secret", false),
+                code_mfa: c.bool("selfservice.methods.code.mfa_enabled").unwrap_or(false),
+                webauthn: enabled("webauthn", false),
+                passkey: enabled("passkey", false),
+                oidc: enabled("oidc", false),
+            },
+            ui: UiUrls {
+                login: ui("login"),
+                registration: ui("registration"),
+                settings: ui("settings"),
+                error: ui("error"),
+                verification: ui("verification"),
+                recovery: ui("recovery"),
+            },
+            return_urls: ReturnUrls {
+                after_logout: text("selfservice.flows.logout.after.default_browser_return_url", &default_return),
+                default: default_return,
+                allowed,
+                after_login,
+                after_login_default,
+            },
+            lifespans: Lifespans {
+                login: duration("selfservice.flows.login.lifespan", defaults::FLOW_LIFESPAN)?,
+                registration: duration("selfservice.flows.registration.lifespan", defaults::FLOW_LIFESPAN)?,
+                settings: duration("selfservice.flows.settings.lifespan", defaults::FLOW_LIFESPAN)?,
+                privileged_session: duration(
+                    "selfservice.flows.settings.privileged_session_max_age",
+                    defaults::PRIVILEGED_SESSION_MAX_AGE,
+                )?,
+                session: duration("session.lifespan", defaults::SESSION_LIFESPAN)?,
+            },
+            whoami_required_aal: aal("session.whoami.required_aal")?,
+            settings_required_aal: aal("selfservice.flows.settings.required_aal")?,
+            session_cookie: SessionCookie {
+                name: text("session.cookie.name", defaults::SESSION_COOKIE_NAME),
+                domain: c.str("session.cookie.domain").map(str::to_string).or_else(|| cookies_domain.clone()),
+                path: c.str("session.cookie.path").map(str::to_string).unwrap_or_else(|| cookies_path.clone()),
+                same_site: c.str("session.cookie.same_site").map(str::to_string).unwrap_or_else(|| cookies_same_site.clone()),
+                persistent: c.bool("session.cookie.persistent").unwrap_or(true),
+            },
+            csrf_cookie: CsrfCookie {
+                name: format!("csrf_token_{:x}", Sha256::digest(public.as_str())),
+                domain: cookies_domain,
+                path: cookies_path,
+                same_site: cookies_same_site,
+            },
+            verification: Verification {
+                enabled: c.bool("selfservice.flows.verification.enabled").unwrap_or(false),
+                use_strategy: text("selfservice.flows.verification.use", defaults::VERIFICATION_USE),
+                registration_issues_session: registration_hooks.iter().any(|h| h == "session"),
+            },
+            recovery_enabled: c.bool("selfservice.flows.recovery.enabled").unwrap_or(false),
+            registration_enabled: c.bool("selfservice.flows.registration.enabled").unwrap_or(true),
+            cors: Cors {
+                enabled: c.bool("serve.public.cors.enabled").unwrap_or(false),
+                allowed_origins: cors_origins,
+                allow_credentials: c.bool("serve.public.cors.allow_credentials").unwrap_or(true),
+            },
+            config,
+            schemas,
+        })
+    }
+
+    pub fn schema(&self, id: &str) -> Option<&IdentitySchema> {
+        self.schemas.iter().find(|s| s.id == id)
+    }
+
+    /// The schema new identities get when none is named.
+    pub fn default_schema(&self) -> &IdentitySchema {
+        self.schema(&self.default_schema_id).expect("describe() checked the default schema exists")
+    }
+
+    /// The UI URL of a flow kind (`login`, `registration`, `settings`, `error`, ...).
+    pub fn ui_url(&self, flow: &str) -> &str {
+        match flow {
+            "login" => &self.ui.login,
+            "registration" => &self.ui.registration,
+            "settings" => &self.ui.settings,
+            "verification" => &self.ui.verification,
+            "recovery" => &self.ui.recovery,
+            _ => &self.ui.error,
+        }
+    }
+
+    /// A URL of the public API, e.g. `public("self-service/login/browser")`.
+    pub fn public(&self, path: &str) -> Url {
+        self.public_base_url.join(path.trim_start_matches('/')).expect("a relative path joins")
+    }
+
+    /// The lifespan of a flow kind.
+    pub fn flow_lifespan(&self, flow: &str) -> Duration {
+        match flow {
+            "registration" => self.lifespans.registration,
+            "settings" => self.lifespans.settings,
+            _ => self.lifespans.login,
+        }
+    }
+
+    /// A `return_to` the allow-list admits: the first allowed URL, with a path
+    /// of the suite's own so a reader sees it was kept.
+    pub fn allowed_return_url(&self) -> Option<String> {
+        let base = self.return_urls.allowed.iter().find(|u| !u.contains('*')).or(Some(&self.return_urls.default))?;
+        let mut url = Url::parse(base).ok()?;
+        let path = format!("{}/after-login", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        Some(url.to_string())
+    }
+
+    /// A `return_to` on a host nobody owns, for each scheme and port the
+    /// allow-list names: an entry that admits it admits any host.
+    pub fn disallowed_return_url(&self) -> Result<String, String> {
+        let mut candidates = vec!["https://evil.example.com/".to_string()];
+        for entry in &self.return_urls.allowed {
+            if let Some((scheme, rest)) = entry.split_once("://") {
+                let port = rest.split('/').next().and_then(|a| a.rsplit_once(':')).map(|(_, p)| format!(":{p}")).unwrap_or_default();
+                candidates.push(format!("{scheme}://evil.example.com{port}/"));
+            }
+        }
+        for candidate in &candidates {
+            if let Some(entry) = expectations::admitting_entry(&self.return_urls.allowed, candidate) {
+                return Err(format!(
+                    "selfservice.allowed_return_urls admits any host: the entry \"{entry}\" lets {candidate} receive the user after login"
+                ));
+            }
+        }
+        Ok(candidates.swap_remove(0))
+    }
+
+    /// The short description printed before the first scenario.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let on = |b: bool| if b { "on" } else { "off" };
+        let _ = writeln!(out, "  {} ({}):", self.name, self.public_base_url);
+        let schema = self.default_schema();
+        let _ = writeln!(
+            out,
+            "    schema \"{}\" (of {}): password identifiers {}; TOTP account name {}",
+            schema.id,
+            self.schemas.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", "),
+            list_or(&schema.password_identifiers(), "none"),
+            schema.totp_account_name().map(|t| format!("traits.{t}")).unwrap_or_else(|| "the identity id (no trait)".into())
+        );
+        let _ = writeln!(
+            out,
+            "    methods: password {}, totp {} (issuer \"{}\"), lookup_secret {}{}",
+            on(self.methods.password),
+            on(self.methods.totp),
+            self.methods.totp_issuer,
+            on(self.methods.lookup_secret),
+            if self.methods.code_mfa { ", code MFA on (every identity counts as AAL2-capable)" } else { "" }
+        );
+        let _ = writeln!(
+            out,
+            "    AAL: whoami {}, settings {}; privileged session {:?}; session {:?}",
+            self.whoami_required_aal.name(),
+            self.settings_required_aal.name(),
+            self.lifespans.privileged_session,
+            self.lifespans.session
+        );
+        let _ = writeln!(
+            out,
+            "    flows: login {:?}, registration {:?} ({}), settings {:?}; verification {}, recovery {}",
+            self.lifespans.login,
+            self.lifespans.registration,
+            if self.registration_enabled { "enabled" } else { "disabled" },
+            self.lifespans.settings,
+            on(self.verification.enabled),
+            on(self.recovery_enabled)
+        );
+        let _ = writeln!(
+            out,
+            "    URLs: login UI {}, default return {}, allowed returns {}, after logout {}",
+            self.ui.login,
+            self.return_urls.default,
+            list_or(&self.return_urls.allowed.iter().map(String::as_str).collect::<Vec<_>>(), "none"),
+            self.return_urls.after_logout
+        );
+        let _ = writeln!(
+            out,
+            "    cookies: session \"{}\" (SameSite={}{}{}), CSRF {}…{}",
+            self.session_cookie.name,
+            self.session_cookie.same_site,
+            self.session_cookie.domain.as_ref().map(|d| format!(", Domain={d}")).unwrap_or_default(),
+            if self.session_cookie.persistent { "" } else { ", not persistent" },
+            &self.csrf_cookie.name[..self.csrf_cookie.name.len().min(19)],
+            if self.cors.enabled { format!("; CORS for {}", list_or(&self.cors.allowed_origins.iter().map(String::as_str).collect::<Vec<_>>(), "no origin")) } else { String::new() }
+        );
+        for d in &self.derived {
+            let _ = writeln!(out, "    derived by the suite (not under test): {}", d.describe());
+        }
+        out
+    }
+}
+
+fn list_or(items: &[&str], none: &str) -> String {
+    if items.is_empty() { none.to_string() } else { items.join(", ") }
+}

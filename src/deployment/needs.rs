@@ -1,0 +1,271 @@
+//! What a scenario needs of a deployment, read from its tags, and why a
+//! deployment does not meet it. A scenario whose needs are not met is reported
+//! as skipped with the reason, never run against a deployment it does not fit.
+//!
+//! Tags (on the scenario, its rule, its feature or its `Examples:`; the nearest
+//! wins for the AAL rules):
+//!
+//! | tag | needs |
+//! |---|---|
+//! | `@needs:totp`, `@needs:lookup_secret`, `@needs:password` | the method enabled |
+//! | `@needs:registration` | self-service registration with a password |
+//! | `@needs:admin-api` | the admin API reachable from the suite |
+//! | `@whoami:aal1`, `@whoami:highest_available` | `session.whoami.required_aal` |
+//! | `@settings-aal:aal1`, `@settings-aal:highest_available` | `selfservice.flows.settings.required_aal` |
+//! | `@needs:short-flow-lifespans` | flows that expire within seconds (derived where the suite starts Kratos) |
+//! | `@needs:short-privileged-session` | a privileged session of seconds (derived likewise) |
+//! | `@needs:schema-without-totp-account-name` | an identity schema without `totp.account_name` |
+//! | `@needs:pinned-kratos` | the Kratos the suite built or pulled at its pinned version |
+//! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
+//! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
+
+use std::cmp::Ordering;
+
+use super::{AalRule, Deployment, Derivation, LONGEST_WAIT};
+
+/// What the run knows about an instance beyond its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    pub admin_api_reachable: bool,
+    /// The suite started the Kratos it built (or pulled) at its pinned version.
+    pub pinned_kratos: bool,
+    /// What `/admin/version` reports.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub methods: Vec<String>,
+    pub registration: bool,
+    pub admin_api: bool,
+    pub whoami: Option<AalRule>,
+    pub settings_aal: Option<AalRule>,
+    pub short_flow_lifespans: bool,
+    pub short_privileged_session: bool,
+    pub schema_without_account_name: bool,
+    pub pinned_kratos: bool,
+    pub versions: Vec<(Ordering, bool, String)>,
+    pub each_password_identifier: bool,
+}
+
+impl Needs {
+    /// Reads the needs from tag lists, nearest first (`[scenario, rule, feature]`;
+    /// tags without their `@`). An unknown `needs:` tag is an error, so a typo
+    /// cannot quietly select nothing.
+    pub fn from_tags(nearest_first: &[&[String]]) -> Result<Needs, String> {
+        let mut needs = Needs::default();
+        for tags in nearest_first {
+            for tag in tags.iter() {
+                needs.read(tag)?;
+            }
+        }
+        Ok(needs)
+    }
+
+    fn read(&mut self, tag: &str) -> Result<(), String> {
+        let aal = |value: &str| AalRule::parse(value).ok_or_else(|| format!("@{tag}: the AAL rule is aal1 or highest_available"));
+        if let Some(need) = tag.strip_prefix("needs:") {
+            match need {
+                "totp" | "lookup_secret" | "password" => {
+                    if !self.methods.iter().any(|m| m == need) {
+                        self.methods.push(need.to_string());
+                    }
+                }
+                "registration" => self.registration = true,
+                "admin-api" => self.admin_api = true,
+                "short-flow-lifespans" => self.short_flow_lifespans = true,
+                "short-privileged-session" => self.short_privileged_session = true,
+                "schema-without-totp-account-name" => self.schema_without_account_name = true,
+                "pinned-kratos" => self.pinned_kratos = true,
+                other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
+            }
+        } else if let Some(rule) = tag.strip_prefix("whoami:") {
+            // The nearest tag wins: a scenario's rule overrides its feature's.
+            if self.whoami.is_none() {
+                self.whoami = Some(aal(rule)?);
+            }
+        } else if let Some(rule) = tag.strip_prefix("settings-aal:") {
+            if self.settings_aal.is_none() {
+                self.settings_aal = Some(aal(rule)?);
+            }
+        } else if let Some(requirement) = tag.strip_prefix("kratos:") {
+            self.versions.push(parse_version_requirement(requirement).ok_or_else(|| {
+                format!("@kratos:{requirement}: write a version requirement as >=v25.4.0, <v25.4.0, =v1.3.1")
+            })?);
+        } else if tag == "each:password-identifier" {
+            self.each_password_identifier = true;
+        }
+        Ok(())
+    }
+
+    /// The derivations a deployment needs to meet these needs where the suite
+    /// starts Kratos itself.
+    pub fn derivations(&self) -> Vec<Derivation> {
+        let mut derived = Vec::new();
+        if self.short_flow_lifespans {
+            derived.push(Derivation::ShortFlowLifespans);
+        }
+        if self.short_privileged_session {
+            derived.push(Derivation::ShortPrivilegedSession);
+        }
+        derived
+    }
+
+    /// Why `deployment` does not meet these needs; empty when it does.
+    pub fn unmet(&self, deployment: &Deployment, facts: &RunFacts) -> Vec<String> {
+        let mut reasons = self.unmet_in_config(deployment);
+        reasons.extend(self.unmet_in_facts(facts));
+        reasons
+    }
+
+    /// The needs its configuration does not meet (known before Kratos starts).
+    pub fn unmet_in_config(&self, deployment: &Deployment) -> Vec<String> {
+        let mut reasons = Vec::new();
+        for method in &self.methods {
+            let on = match method.as_str() {
+                "totp" => deployment.methods.totp,
+                "lookup_secret" => deployment.methods.lookup_secret,
+                _ => deployment.methods.password,
+            };
+            if !on {
+                reasons.push(format!("{method} is disabled (selfservice.methods.{method}.enabled)"));
+            }
+        }
+        if self.registration && !deployment.registration_enabled {
+            reasons.push("self-service registration is disabled (selfservice.flows.registration.enabled)".into());
+        }
+        if let Some(rule) = self.whoami {
+            if deployment.whoami_required_aal != rule {
+                reasons.push(format!(
+                    "it describes session.whoami.required_aal: {}, the deployment has {}",
+                    rule.name(),
+                    deployment.whoami_required_aal.name()
+                ));
+            }
+        }
+        if let Some(rule) = self.settings_aal {
+            if deployment.settings_required_aal != rule {
+                reasons.push(format!(
+                    "it describes selfservice.flows.settings.required_aal: {}, the deployment has {}",
+                    rule.name(),
+                    deployment.settings_required_aal.name()
+                ));
+            }
+        }
+        if self.short_flow_lifespans {
+            let longest = deployment.lifespans.login.max(deployment.lifespans.settings);
+            if longest > LONGEST_WAIT {
+                reasons.push(format!(
+                    "its flows must expire within {LONGEST_WAIT:?} to be waited out, the deployment's live {longest:?} (the process and container backends derive such an instance)"
+                ));
+            }
+        }
+        if self.short_privileged_session && deployment.lifespans.privileged_session > LONGEST_WAIT {
+            reasons.push(format!(
+                "its privileged session must end within {LONGEST_WAIT:?}, the deployment's lasts {:?} (the process and container backends derive such an instance)",
+                deployment.lifespans.privileged_session
+            ));
+        }
+        if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
+            reasons.push("every identity schema names a TOTP account-name trait".into());
+        }
+        reasons
+    }
+
+    /// The needs the running instance does not meet (admin API, version, build).
+    pub fn unmet_in_facts(&self, facts: &RunFacts) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if self.admin_api && !facts.admin_api_reachable {
+            reasons.push("the admin API is not reachable from the suite (KRATOS_ADMIN_URL)".into());
+        }
+        if self.pinned_kratos && !facts.pinned_kratos {
+            reasons.push("the suite did not start its own pinned Kratos (KRATOS_BIN, KRATOS_IMAGE or an external deployment)".into());
+        }
+        for (ordering, or_equal, version) in &self.versions {
+            let Some(actual) = &facts.version else {
+                reasons.push(format!("it is about Kratos {}, and the version is unknown", describe_requirement(*ordering, *or_equal, version)));
+                continue;
+            };
+            let found = compare_versions(actual, version);
+            let met = found == *ordering || (*or_equal && found == Ordering::Equal);
+            if !met {
+                reasons.push(format!("it is about Kratos {}, this is {actual}", describe_requirement(*ordering, *or_equal, version)));
+            }
+        }
+        reasons
+    }
+}
+
+fn describe_requirement(ordering: Ordering, or_equal: bool, version: &str) -> String {
+    let op = match (ordering, or_equal) {
+        (Ordering::Greater, true) => ">=",
+        (Ordering::Greater, false) => ">",
+        (Ordering::Less, true) => "<=",
+        (Ordering::Less, false) => "<",
+        (Ordering::Equal, _) => "=",
+    };
+    format!("{op}{version}")
+}
+
+/// `>=v25.4.0` → (Greater, or equal, "v25.4.0").
+fn parse_version_requirement(text: &str) -> Option<(Ordering, bool, String)> {
+    let (ordering, or_equal, version) = if let Some(v) = text.strip_prefix(">=") {
+        (Ordering::Greater, true, v)
+    } else if let Some(v) = text.strip_prefix("<=") {
+        (Ordering::Less, true, v)
+    } else if let Some(v) = text.strip_prefix('>') {
+        (Ordering::Greater, false, v)
+    } else if let Some(v) = text.strip_prefix('<') {
+        (Ordering::Less, false, v)
+    } else {
+        (Ordering::Equal, true, text.strip_prefix('=').unwrap_or(text))
+    };
+    version_numbers(version).map(|_| (ordering, or_equal, version.to_string()))
+}
+
+fn version_numbers(version: &str) -> Option<Vec<u64>> {
+    let core = version.trim_start_matches('v').split(['-', '+']).next()?;
+    core.split('.').map(|n| n.parse().ok()).collect()
+}
+
+/// Compares `v1.3.1` with `v25.4.0` numerically (pre-release suffixes ignored).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    match (version_numbers(a), version_numbers(b)) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => a.cmp(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_nearest_aal_rule_wins_and_needs_add_up() {
+        let scenario = tags(&["whoami:aal1", "needs:lookup_secret"]);
+        let feature = tags(&["whoami:highest_available", "needs:totp", "needs:admin-api"]);
+        let needs = Needs::from_tags(&[&scenario, &[], &feature]).unwrap();
+        assert_eq!(needs.whoami, Some(AalRule::Aal1));
+        assert_eq!(needs.methods, ["lookup_secret", "totp"]);
+        assert!(needs.admin_api);
+    }
+
+    #[test]
+    fn an_unknown_need_is_an_error() {
+        assert!(Needs::from_tags(&[&tags(&["needs:lookup-secrets"])]).unwrap_err().contains("not a need"));
+        assert!(Needs::from_tags(&[&tags(&["whoami:aal3"])]).is_err());
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(compare_versions("v1.3.1", "v25.4.0"), Ordering::Less);
+        assert_eq!(compare_versions("v26.2.0", "v25.4.0"), Ordering::Greater);
+        assert_eq!(compare_versions("v25.4.0", "v25.4.0"), Ordering::Equal);
+        let needs = Needs::from_tags(&[&tags(&["kratos:>=v25.4.0"])]).unwrap();
+        assert_eq!(needs.versions, [(Ordering::Greater, true, "v25.4.0".to_string())]);
+    }
+}

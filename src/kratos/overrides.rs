@@ -1,0 +1,111 @@
+//! What the suite changes when it runs a configuration itself (the `process` and
+//! `container` backends), all through Kratos' environment variables so the
+//! configuration files stay exactly as the team wrote them. Only settings that
+//! are not under test change, and every run's summary lists them:
+//!
+//! - the database: the suite's own in-memory SQLite (`DSN=memory`), so a run
+//!   starts empty and leaves nothing behind;
+//! - where Kratos listens and the base URLs it builds links from: the loopback
+//!   addresses the suite chose;
+//! - the identity schema URLs, when a `file://` URL names a path that only exists
+//!   where the team deploys (`/etc/config/kratos/...`): the same file from the
+//!   configuration folder;
+//! - password hashing cost (bcrypt 4, argon2 minimal) and the unknown-identifier
+//!   delay: they make a login take 0.6 s instead of milliseconds, and what they
+//!   protect against is not what the suite tests;
+//! - the derivations a scenario needs ([`crate::deployment::Derivation`]).
+//!
+//! Kratos runs with `--dev` (required for the lower hashing cost); no mail is
+//! sent, since the courier only runs with `--watch-courier`.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::deployment::{Derivation, IdentitySchema};
+
+/// One environment variable and why the suite sets it.
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub name: String,
+    pub value: String,
+}
+
+/// `selfservice.flows.login.lifespan` → `SELFSERVICE_FLOWS_LOGIN_LIFESPAN`.
+pub fn env_name(dotted: &str) -> String {
+    dotted.replace('.', "_").to_ascii_uppercase()
+}
+
+/// The settings the suite changes for every configuration it runs, whatever the
+/// addresses: the database and the hashing cost.
+pub fn not_under_test() -> Vec<Override> {
+    [
+        ("DSN", "memory"),
+        ("HASHERS_BCRYPT_COST", "4"),
+        ("HASHERS_ARGON2_MEMORY", "64KB"),
+        ("HASHERS_ARGON2_ITERATIONS", "1"),
+        ("HASHERS_ARGON2_PARALLELISM", "1"),
+        ("HASHERS_ARGON2_EXPECTED_DURATION", "10ms"),
+        ("HASHERS_ARGON2_EXPECTED_DEVIATION", "5ms"),
+    ]
+    .into_iter()
+    .map(|(name, value)| Override { name: name.into(), value: value.into() })
+    .collect()
+}
+
+/// The derivations' settings as environment variables.
+pub fn derivations(derived: &[Derivation]) -> Vec<Override> {
+    derived
+        .iter()
+        .flat_map(|d| d.settings())
+        .map(|(key, value)| Override { name: env_name(key), value: value.as_str().unwrap_or_default().to_string() })
+        .collect()
+}
+
+/// `IDENTITY_SCHEMAS` with every `file://` schema pointing where the Kratos being
+/// started finds it: `place(local file)` gives that location (the local path for
+/// a process, the path inside a container). Other URLs stay as written.
+pub fn identity_schemas(schemas: &[IdentitySchema], place: impl Fn(&Path) -> String) -> Override {
+    let entries: Vec<Value> = schemas
+        .iter()
+        .map(|s| {
+            let url = match &s.local_file {
+                Some(file) if s.url.starts_with("file://") => format!("file://{}", place(file)),
+                _ => s.url.clone(),
+            };
+            json!({"id": s.id, "url": url})
+        })
+        .collect();
+    Override { name: "IDENTITY_SCHEMAS".into(), value: Value::Array(entries).to_string() }
+}
+
+/// What the summary says the suite changed.
+pub fn describe(derived: &[Derivation]) -> Vec<String> {
+    let mut lines = vec![
+        "database: its own in-memory SQLite (DSN=memory)".to_string(),
+        "listen addresses and base URLs: loopback ports of its own".to_string(),
+        "password hashing: bcrypt cost 4, argon2 minimal, unknown-identifier delay 10 ms (--dev)".to_string(),
+    ];
+    lines.extend(derived.iter().map(|d| d.describe()));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_follow_kratos() {
+        assert_eq!(env_name("selfservice.flows.settings.privileged_session_max_age"), "SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE");
+        let env = derivations(&[Derivation::ShortFlowLifespans]);
+        assert!(env.iter().any(|o| o.name == "SELFSERVICE_FLOWS_LOGIN_LIFESPAN" && o.value == "2s"));
+    }
+
+    #[test]
+    fn file_schemas_are_placed_and_others_kept() {
+        let file = IdentitySchema::from_document("a", "file:///etc/config/kratos/a.json", Some("/tmp/x/a.json".into()), json!({}));
+        let inline = IdentitySchema::from_document("b", "base64://e30=", None, json!({}));
+        let env = identity_schemas(&[file, inline], |p| format!("/inside{}", p.display()));
+        assert_eq!(env.value, r#"[{"id":"a","url":"file:///inside/tmp/x/a.json"},{"id":"b","url":"base64://e30="}]"#);
+    }
+}

@@ -1,0 +1,295 @@
+//! The conformance runner behind `cargo test --test conformance -- [cucumber
+//! options]`.
+//!
+//! Before any scenario: it reads the settings and the deployment's
+//! configuration, checks the set-up (engine, image, binary, deployment) and the
+//! known-deviations ledger, plans which scenarios run on which instance and which
+//! are not applicable (and why), prints what is under test, and starts the
+//! instances side by side. Then it runs the scenarios, reports each failure as it
+//! happens, and ends with the flow documentation check, the JUnit report and a
+//! summary. It removes every container and process it started: after the run,
+//! when scenarios fail, and on Ctrl-C, SIGTERM or SIGHUP.
+
+pub mod parser;
+pub mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cucumber::event::ScenarioFinished;
+use cucumber::{World as _, WriterExt as _, cli, writer};
+
+use crate::deployment::expectations;
+use crate::kratos::{self, Backend, Instances, Settings, engine};
+use crate::report::outcomes::{self, Outcome, Status};
+use crate::report::redacting::Redacting;
+use crate::report::{self, docs, junit, summary};
+use crate::{ConformanceWorld, deviations};
+use plan::{NOT_APPLICABLE_TAG, Plan, Selection};
+
+/// The features this repository ships.
+pub const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
+
+/// The runner's entry point, called by `tests/conformance.rs`.
+pub fn main() -> ExitCode {
+    // testcontainers reads DOCKER_HOST; export the engine found (Docker's socket,
+    // or Podman's) before any thread exists.
+    if let Some(host) = engine::resolve_host() {
+        // SAFETY: no other thread runs yet.
+        unsafe { std::env::set_var("DOCKER_HOST", host) };
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => return setup_failed(&e),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
+    let code = runtime.block_on(run(settings));
+    // Nothing of the run may keep the process alive (a stuck engine call).
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+async fn run(settings: Settings) -> ExitCode {
+    let wall = Instant::now();
+    // Command-line mistakes and a ledger out of step are reported before anything starts.
+    let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
+    let features = features_dir();
+    if let Err(problems) = deviations::check(&features, &features.join("deviations.yml")) {
+        eprintln!("kratos-conformance: the known-deviations ledger does not match the features:\n{problems}");
+        return ExitCode::FAILURE;
+    }
+    let selection = Selection { tags: opts.tags_filter.take(), name: opts.re_filter.take(), described: described_filters() };
+
+    let instances = match Instances::prepare(settings).await {
+        Ok(instances) => instances.install(),
+        Err(e) => return setup_failed(&e),
+    };
+    tokio::spawn(remove_everything_on_signal());
+
+    let mut plan = match Plan::build(&features, &selection, instances).await {
+        Ok(plan) => plan,
+        Err(e) => return setup_failed_after_start(instances, &e).await,
+    };
+    // Every instance the selected scenarios need starts now, side by side, so
+    // that a Kratos that never gets ready is reported once, as what it is, and
+    // not as every one of its scenarios failing.
+    let specs = plan.specs();
+    if let Err(failures) = instances.start_all(&specs).await {
+        instances.shutdown().await;
+        for failure in &failures {
+            eprintln!("kratos-conformance: {failure}");
+        }
+        return ExitCode::from(2);
+    }
+    plan.finalize(instances);
+    print_deployment(instances, &plan);
+    let only_smoke = plan.only_smoke_applies(&selection);
+
+    let reports = report_dir();
+    if let Err(e) = std::fs::create_dir_all(&reports) {
+        instances.shutdown().await;
+        return setup_failed(&format!("cannot create the report folder {}: {e} (set KRATOS_REPORT_DIR)", reports.display()));
+    }
+    let Ok(json) = std::fs::File::create(reports.join("cucumber.json")) else {
+        instances.shutdown().await;
+        return setup_failed(&format!("cannot write the reports in {} (set KRATOS_REPORT_DIR)", reports.display()));
+    };
+
+    let plan = Arc::new(plan);
+    let progress = tokio::spawn(report_progress(plan.counts().0));
+    let for_hooks = Arc::clone(&plan);
+    let for_filter = Arc::clone(&plan);
+    ConformanceWorld::cucumber::<PathBuf>()
+        .with_parser(parser::Planned::new(Arc::clone(&plan)))
+        .before(move |feature, _rule, scenario, world| {
+            let run = for_hooks.run_of(feature, scenario);
+            Box::pin(async move {
+                if let Some((instance, identifier)) = run {
+                    world.instance = instance;
+                    world.identifier_trait = identifier;
+                }
+            })
+        })
+        .after(|feature, _rule, scenario, finished, world| {
+            Box::pin(async move {
+                let Some(world) = world else { return };
+                if let Some(kratos) = world.kratos_in_use() {
+                    let stash = docs::Stash {
+                        exchanges: world.transcript.all(),
+                        people: world.people.clone(),
+                        public_url: kratos.public_url.to_string(),
+                        admin_url: kratos.admin_url.to_string(),
+                        instance: kratos.name.clone(),
+                    };
+                    docs::stash(feature, scenario, stash);
+                    if matches!(finished, ScenarioFinished::StepFailed(..)) {
+                        let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
+                        outcomes::attach_kratos_log(feature, scenario, log);
+                    }
+                }
+                world.delete_created_identities().await;
+            })
+        })
+        .with_writer(
+            Redacting::new(
+                writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
+                    .summarized()
+                    .tee::<ConformanceWorld, _>(writer::Json::for_tee(json))
+                    .tee::<ConformanceWorld, _>(docs::Recorder::default().discard_stats_writes().discard_arbitrary_writes())
+                    .normalized()
+                    .tee::<ConformanceWorld, _>(outcomes::Collector::default().discard_stats_writes()),
+            )
+            .assert_normalized(),
+        )
+        .fail_on_skipped_with(|_, _, scenario| !scenario.tags.iter().any(|t| t == NOT_APPLICABLE_TAG))
+        .with_cli(opts)
+        .filter_run(features, move |feature, _rule, scenario| for_filter.selects(feature, scenario))
+        .await;
+    progress.abort();
+    instances.shutdown().await;
+
+    finish_docs(instances, &selection);
+    let outcomes = outcomes::all();
+    if let Err(e) = junit::write(&reports.join("junit.xml"), &outcomes) {
+        eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
+    }
+    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), &reports));
+    let failed = outcomes.iter().any(|o| matches!(o.status, Status::Failed { .. }));
+    if let Some(reason) = &only_smoke {
+        eprintln!("kratos-conformance: the run fails: {reason}");
+    }
+    if failed || only_smoke.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// The deployment under test, before the first scenario: where its
+/// configuration comes from, each instance's description, and what the team
+/// expects that it does not do.
+fn print_deployment(instances: &Instances, plan: &Plan) {
+    let dir = &instances.config_dir;
+    let whose = if dir.own { "this repository's own configuration" } else { "a team's configuration" };
+    eprintln!("kratos-conformance: the deployment under test: {} ({whose})", dir.dir.display());
+    for kratos in instances.started() {
+        eprintln!("kratos-conformance: Kratos {} ({}) ready in {:.2?} at {}", kratos.name, kratos.origin, kratos.startup, kratos.public_url);
+        eprint!("{}", kratos.deployment.summary());
+    }
+    if instances.settings.backend != Backend::External {
+        eprintln!("  changed by the suite (not under test): {}", kratos::overrides::describe(&[]).join("; "));
+    }
+    if let Some(primary) = instances.started().into_iter().find(|k| k.deployment.derived.is_empty()) {
+        for problem in expectations::check(&primary.deployment) {
+            eprintln!("kratos-conformance: ⚠ misconfiguration: {problem}");
+        }
+    }
+    let (runs, not_applicable) = plan.counts();
+    eprintln!("kratos-conformance: {runs} scenarios to run, {not_applicable} not applicable to this deployment");
+    for (reason, count) in plan.not_applicable_reasons() {
+        eprintln!("  not applicable ({count}): {reason}");
+    }
+}
+
+/// The flow documentation: compared, recorded or both, per the deployment
+/// (see [`docs`]); its verdict is a test case of its own.
+fn finish_docs(instances: &Instances, selection: &Selection) {
+    let version = instances.started().iter().find_map(|k| k.version.clone()).unwrap_or_else(|| kratos::pinned_version().into());
+    let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
+    let mode = docs::Mode::from_env(instances.config_dir.own, selection.is_everything(), &report_dir());
+    let started = Instant::now();
+    let verdict = docs::finish(&mode, &version, &ledger);
+    let status = match &verdict {
+        Ok(said) => {
+            eprintln!("kratos-conformance: flow documentation: {said} ({:.2?})", started.elapsed());
+            Status::Passed
+        }
+        Err(diff) => {
+            eprintln!("kratos-conformance: flow documentation: {diff}");
+            Status::Failed { step: "the recorded flows match the baseline".into(), message: diff.clone() }
+        }
+    };
+    if verdict.is_err() || !matches!(mode, docs::Mode::Off) {
+        outcomes::record(Outcome {
+            feature: "Flow documentation".into(),
+            feature_file: mode.baseline_display(),
+            rule: None,
+            scenario: "What Kratos sends is what the recorded flow documentation shows".into(),
+            line: 0,
+            status,
+            duration: started.elapsed(),
+            kratos_log: None,
+            steps: Vec::new(),
+        });
+    }
+}
+
+/// Every 20 s of a long run, what has finished: a stalled run says so.
+async fn report_progress(total: usize) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(20));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let done = outcomes::all().len();
+        eprintln!("kratos-conformance: {done} of {total} scenarios finished so far");
+    }
+}
+
+/// `KRATOS_FEATURES_DIR`, or this repository's features.
+fn features_dir() -> PathBuf {
+    std::env::var_os("KRATOS_FEATURES_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(FEATURES))
+}
+
+/// The filters as the user wrote them, for a message about what they selected.
+fn described_filters() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let mut described = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        for (long, short, what) in [("--tags", "-t", "--tags"), ("--name", "-n", "--name")] {
+            if let Some(value) = arg.strip_prefix(&format!("{long}=")) {
+                described.push(format!("{what} '{value}'"));
+            } else if arg == long || arg == short {
+                if let Some(value) = args.get(i + 1) {
+                    described.push(format!("{what} '{value}'"));
+                }
+            }
+        }
+    }
+    if let Ok(tags) = std::env::var("CUCUMBER_FILTER_TAGS") {
+        described.push(format!("CUCUMBER_FILTER_TAGS='{tags}'"));
+    }
+    described
+}
+
+pub fn report_dir() -> PathBuf {
+    std::env::var_os("KRATOS_REPORT_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-reports"))
+}
+
+fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("kratos-conformance: {error}");
+    ExitCode::from(2)
+}
+
+async fn setup_failed_after_start(instances: &Instances, error: &dyn std::fmt::Display) -> ExitCode {
+    instances.shutdown().await;
+    setup_failed(error)
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP (a closed terminal, a CI job cancelled): remove
+/// what the run started, then end it.
+async fn remove_everything_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
+        return;
+    };
+    let name = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP",
+    };
+    eprintln!("\nkratos-conformance: {name}; removing the Kratos instances this run started");
+    kratos::instances().shutdown().await;
+    std::process::exit(130);
+}
