@@ -62,6 +62,9 @@ async fn run(settings: Settings) -> ExitCode {
         Ok(instances) => instances.install(),
         Err(e) => return setup_failed(&e),
     };
+    for line in instances.abandoned.lines() {
+        eprintln!("kratos-conformance: {line}");
+    }
     tokio::spawn(remove_everything_on_signal());
 
     // Every profile the selected scenarios need starts now, side by side, so that
@@ -74,7 +77,7 @@ async fn run(settings: Settings) -> ExitCode {
     let started = futures::future::join_all(profiles.iter().map(|p| instances.get(p))).await;
     let failures: Vec<String> = started.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
     if !failures.is_empty() {
-        instances.shutdown().await;
+        shut_down(instances).await;
         for failure in &failures {
             eprintln!("kratos-conformance: {failure}");
         }
@@ -149,7 +152,7 @@ async fn run(settings: Settings) -> ExitCode {
         })
         .await;
 
-    instances.shutdown().await;
+    shut_down(instances).await;
     use cucumber::writer::Stats as _;
     let mut failed = result.execution_has_failed();
     drop(result); // flushes the reports
@@ -282,7 +285,17 @@ async fn remove_everything_on_signal() {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    eprintln!("\nkratos-conformance: interrupted; removing the Kratos instances this run started");
-    kratos::instances().shutdown().await;
+    let instances = kratos::instances();
+    let what = if instances.settings.keep_containers { "keeping (TESTCONTAINERS_COMMAND=keep)" } else { "removing" };
+    eprintln!("\nkratos-conformance: interrupted; {what} the Kratos instances this run started");
+    shut_down(instances).await;
     std::process::exit(130);
+}
+
+/// Removes what the run started, or, with `TESTCONTAINERS_COMMAND=keep`, lists
+/// the containers it keeps and how to remove each.
+async fn shut_down(instances: &Instances) {
+    for kept in instances.shutdown().await {
+        eprintln!("kratos-conformance: {kept}");
+    }
 }

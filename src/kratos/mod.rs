@@ -7,6 +7,7 @@
 pub mod config;
 pub mod container;
 pub mod engine;
+pub mod ownership;
 pub mod process;
 pub mod ready;
 pub mod settings;
@@ -24,6 +25,7 @@ use url::Url;
 pub use config::KratosConfig;
 use container::KratosImage;
 pub use engine::Engine;
+use ownership::{Kept, Leases, Sweep, Swept};
 use ready::NotReady;
 pub use settings::{Backend, Settings};
 
@@ -166,6 +168,10 @@ pub struct Instances {
     pub engine: Option<Engine>,
     /// The image the container backend runs.
     pub image: Option<String>,
+    /// What the look for other runs' abandoned containers removed or left alone.
+    pub abandoned: Swept,
+    /// The leases of this run's containers, renewed while it runs.
+    leases: Option<Leases>,
     slots: std::sync::Mutex<HashMap<String, Slot>>,
 }
 
@@ -182,17 +188,18 @@ impl Instances {
     /// broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
         KratosConfig::load(&settings.config_dir, DEFAULT_PROFILE)?;
-        let (mut engine, mut image) = (None, None);
+        let (mut engine, mut image, mut abandoned, mut leases) = (None, None, Swept::default(), None);
         match settings.backend {
             Backend::Container => {
                 let connected = Engine::connect(engine::resolve_host()).await?;
-                connected.remove_abandoned().await;
+                abandoned = connected.remove_abandoned(&Sweep::default()).await;
                 let chosen = match &settings.image {
                     Some(image) => image.clone(),
                     None if connected.has_image(&local_image()).await => local_image(),
                     None => official_image(),
                 };
                 connected.ensure_image(&chosen).await?;
+                leases = Some(Leases::start(connected.clone(), ownership::LEASE_RENEW));
                 engine = Some(connected);
                 image = Some(chosen);
             }
@@ -206,7 +213,7 @@ impl Instances {
             }
             Backend::External => {}
         }
-        Ok(Instances { settings, engine, image, slots: Default::default() })
+        Ok(Instances { settings, engine, image, abandoned, leases, slots: Default::default() })
     }
 
     /// Makes these the run's instances (see [`instances`]).
@@ -233,14 +240,24 @@ impl Instances {
     }
 
     /// Stops every instance this run started and removes its containers, also
-    /// those whose start was still under way.
-    pub async fn shutdown(&self) {
+    /// those whose start was still under way. With `TESTCONTAINERS_COMMAND=keep`
+    /// the containers stay, marked kept, and are returned for the runner to list.
+    pub async fn shutdown(&self) -> Vec<Kept> {
+        if let Some(leases) = &self.leases {
+            leases.stop().await;
+        }
+        if let Some(engine) = &self.engine
+            && self.settings.keep_containers
+        {
+            return engine.keep_run(ownership::run_id()).await;
+        }
         for kratos in self.started() {
             kratos.stop().await;
         }
         if let Some(engine) = &self.engine {
-            engine.remove_owned().await;
+            engine.remove_run(ownership::run_id()).await;
         }
+        Vec::new()
     }
 
     fn gate(&self) -> Arc<Semaphore> {
@@ -262,6 +279,7 @@ impl Instances {
     async fn start_container(&self, config: KratosConfig, timeout: Duration) -> Result<Kratos, SetupError> {
         let image = self.image.clone().expect("prepare chose an image");
         let started = container::start(&image, &config, timeout).await?;
+        self.leases.as_ref().expect("prepare started the leases").hold(started.container.id());
         let waited = {
             let c = &started.container;
             ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || async move {
@@ -290,7 +308,10 @@ impl Instances {
             }),
             Err(not_ready) => {
                 let log_tail = container::log_tail(&started.container, LOG_TAIL_LINES).await;
-                let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
+                // Kept, a Kratos that did not start is there to be looked at.
+                if !self.settings.keep_containers {
+                    let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
+                }
                 Err(not_ready_error(&format!("Kratos in a container of {image} (profile {})", config.profile), not_ready, timeout, log_tail))
             }
         }
