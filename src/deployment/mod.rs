@@ -501,19 +501,19 @@ impl Deployment {
         );
         let _ = writeln!(
             out,
-            "    AAL: whoami {}, settings {}; privileged session {:?}; session {:?}",
+            "    AAL: whoami {}, settings {}; privileged session {}; session {}",
             self.whoami_required_aal.name(),
             self.settings_required_aal.name(),
-            self.lifespans.privileged_session,
-            self.lifespans.session
+            human(self.lifespans.privileged_session),
+            human(self.lifespans.session)
         );
         let _ = writeln!(
             out,
-            "    flows: login {:?}, registration {:?} ({}), settings {:?}; verification {}, recovery {}",
-            self.lifespans.login,
-            self.lifespans.registration,
+            "    flows: login {}, registration {} ({}), settings {}; verification {}, recovery {}",
+            human(self.lifespans.login),
+            human(self.lifespans.registration),
             if self.registration_enabled { "enabled" } else { "disabled" },
-            self.lifespans.settings,
+            human(self.lifespans.settings),
             on(self.verification.enabled),
             on(self.recovery_enabled)
         );
@@ -527,12 +527,11 @@ impl Deployment {
         );
         let _ = writeln!(
             out,
-            "    cookies: session \"{}\" (SameSite={}{}{}), CSRF {}…{}",
+            "    cookies: session \"{}\" (SameSite={}{}{}){}",
             self.session_cookie.name,
             self.session_cookie.same_site,
             self.session_cookie.domain.as_ref().map(|d| format!(", Domain={d}")).unwrap_or_default(),
             if self.session_cookie.persistent { "" } else { ", not persistent" },
-            &self.csrf_cookie.name[..self.csrf_cookie.name.len().min(19)],
             if self.cors.enabled { format!("; CORS for {}", list_or(&self.cors.allowed_origins.iter().map(String::as_str).collect::<Vec<_>>(), "no origin")) } else { String::new() }
         );
         for d in &self.derived {
@@ -540,6 +539,11 @@ impl Deployment {
         }
         out
     }
+}
+
+/// `15m`, `1day`: a duration as a person writes it.
+fn human(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
 }
 
 fn list_or(items: &[&str], none: &str) -> String {

@@ -11,7 +11,8 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, CopyToContainer, Image, ImageExt};
 use url::Url;
 
-use super::engine::{OWNER_LABEL, PROFILE_LABEL};
+use super::engine::PROFILE_LABEL;
+use super::ownership::{self, Lease, OWNER_LABEL, Owner, RUN_ID_LABEL};
 use super::{Launch, SetupError, free_port, overrides};
 use crate::deployment::config::CONTAINER_CONFIG_DIR;
 
@@ -141,8 +142,15 @@ pub async fn start(reference: &str, launch: &Launch, timeout: Duration) -> Resul
         let request = KratosImage::new(reference)
             .with_launch(launch)?
             .with_base_urls(&public_url, &admin_url)
-            .with_label(OWNER_LABEL, std::process::id().to_string())
+            .with_label(RUN_ID_LABEL, ownership::run_id())
+            .with_label(OWNER_LABEL, Owner::this_process().label())
             .with_label(PROFILE_LABEL, launch.name.clone())
+            // The first lease is copied in between create and start, so a container
+            // is never without one for longer than its creation takes.
+            .with_copy_to(
+                CopyTargetOptions::new(ownership::lease_path()).with_mode(0o644),
+                Lease::alive_now().render().into_bytes(),
+            )
             .with_startup_timeout(timeout)
             .with_host_config_modifier(move |host_config| {
                 // Podman 4.3 reports published ports with an empty HostIp, which

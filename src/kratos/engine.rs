@@ -7,20 +7,24 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt;
+use testcontainers::bollard::errors::Error as BollardError;
 use testcontainers::bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, KillContainerOptions, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
-use testcontainers::bollard::{API_DEFAULT_VERSION, Docker};
+use testcontainers::bollard::{API_DEFAULT_VERSION, Docker, body_full};
 
 use super::SetupError;
+use super::ownership::{
+    self, Candidate, Kept, Labelled, Lease, LeaseRead, Liveness, OWNER_LABEL, Owner, RUN_ID_LABEL, Sweep, Swept, Verdict,
+};
 
-/// Label on every container the suite starts; its value is `<pid>`, the process
-/// that owns it, so that a later run can tell an abandoned container from one
-/// that belongs to a run still in progress.
-pub const OWNER_LABEL: &str = "io.github.kratos-conformance.owner-pid";
 pub const PROFILE_LABEL: &str = "io.github.kratos-conformance.profile";
 
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// Podman 4.3 writes a lease in a few milliseconds and reads one in about 0.1 s.
+const LEASE_TIMEOUT: Duration = Duration::from_secs(5);
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// The client's limit for any one API call; each call here has a shorter one of its own
 /// except removal, which may wait for a container to stop.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
@@ -133,51 +137,193 @@ impl Engine {
         )))
     }
 
-    /// Removes containers left behind by earlier runs that were killed before they
-    /// could clean up (their owner process no longer exists).
-    pub async fn remove_abandoned(&self) -> usize {
-        let mut removed = 0;
-        for (id, owner) in self.labelled_containers().await {
-            let alive = owner.parse::<i32>().is_ok_and(process_exists);
-            if !alive && self.remove(&id).await {
-                removed += 1;
+    /// Removes the containers of other runs whose owner is provably gone: a process
+    /// of this host, boot and PID namespace that no longer runs, or a lease older
+    /// than `sweep.ttl`. Containers of a live owner, or of one that cannot be told
+    /// gone, stay; so do kept ones, which are reported.
+    pub async fn remove_abandoned(&self, sweep: &Sweep) -> Swept {
+        let mut swept = Swept::default();
+        let containers = match self.labelled_containers(None).await {
+            Ok(containers) => containers,
+            Err(e) => {
+                swept.failures.push(format!("could not look for abandoned kratos containers: {e}"));
+                return swept;
             }
-        }
-        removed
-    }
-
-    /// Removes every container this process started, including one whose start was
-    /// interrupted before the suite got hold of it.
-    pub async fn remove_owned(&self) {
-        let me = std::process::id().to_string();
-        for (id, owner) in self.labelled_containers().await {
-            if owner == me {
-                self.remove(&id).await;
-            }
-        }
-    }
-
-    async fn labelled_containers(&self) -> Vec<(String, String)> {
-        let filters = HashMap::from([("label".to_string(), vec![OWNER_LABEL.to_string()])]);
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        let Ok(Ok(list)) = tokio::time::timeout(PING_TIMEOUT, self.docker.list_containers(Some(options))).await else {
-            return Vec::new();
         };
-        list.into_iter()
-            .filter_map(|c| Some((c.id?, c.labels?.get(OWNER_LABEL)?.clone())))
-            .collect()
+        let others = containers.into_iter().filter(|c| sweep.looks_at(&c.run_id));
+        let read = futures::future::join_all(others.map(|c| async { (self.read_lease(&c.id).await, c) })).await;
+        let now = ownership::unix_now();
+        for (lease, container) in read {
+            if lease == LeaseRead::ContainerGone {
+                continue;
+            }
+            let liveness = container.owner.as_ref().map_or(Liveness::Undecidable, |o| ownership::liveness(o, Owner::this_process()));
+            let candidate = Candidate { owner: container.owner.clone(), lease, created: container.created };
+            match ownership::judge(&candidate, liveness, now, sweep.ttl) {
+                Verdict::InUse => {}
+                Verdict::Kept { since } => {
+                    let remove_command = self.remove_command(&container.id);
+                    swept.kept.push(Kept { container, since, remove_command });
+                }
+                Verdict::Abandoned(reason) => match self.remove(&container.id).await {
+                    Ok(Removed::Now) => swept.removed.push((container, reason)),
+                    Ok(Removed::AlreadyGone) => {}
+                    Err(e) => swept.failures.push(format!(
+                        "could not remove {} ({reason}): {e}; remove it with `{}`",
+                        container.describe(),
+                        self.remove_command(&container.id)
+                    )),
+                },
+            }
+        }
+        swept
+    }
+
+    /// Removes every container of run `run`, including one whose start was
+    /// interrupted before the suite got hold of it.
+    pub async fn remove_run(&self, run: &str) {
+        for container in self.labelled_containers(Some(run)).await.unwrap_or_default() {
+            let _ = self.remove(&container.id).await;
+        }
+    }
+
+    /// Marks every container of run `run` kept (its lease says `kept`, so no
+    /// later run removes it) and says how to remove each.
+    pub async fn keep_run(&self, run: &str) -> Vec<Kept> {
+        let mut kept = Vec::new();
+        for container in self.labelled_containers(Some(run)).await.unwrap_or_default() {
+            let since = ownership::unix_now();
+            let remove_command = self.remove_command(&container.id);
+            if let Err(e) = self.write_lease(&container.id, Lease::Kept { at: since }).await {
+                if e.container_gone {
+                    continue;
+                }
+                eprintln!(
+                    "kratos-conformance: could not mark container {} kept ({}); a later run will remove it once its lease is {} s old",
+                    ownership::short_id(&container.id),
+                    e.message,
+                    ownership::LEASE_TTL.as_secs()
+                );
+            }
+            kept.push(Kept { container, since, remove_command });
+        }
+        kept
+    }
+
+    /// Writes the lease file into a container through the archive API (extracting a
+    /// one-file tar into its /tmp); works on running, stopped and created ones.
+    pub async fn write_lease(&self, container: &str, lease: Lease) -> Result<(), CallError> {
+        let options = UploadToContainerOptionsBuilder::default().path(ownership::LEASE_DIR).build();
+        let upload = self.docker.upload_to_container(container, Some(options), body_full(lease.to_tar().into()));
+        match tokio::time::timeout(LEASE_TIMEOUT, upload).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CallError::from(e)),
+            Err(_) => Err(CallError { container_gone: false, message: format!("no answer within {LEASE_TIMEOUT:?}") }),
+        }
+    }
+
+    /// Reads a container's lease through the archive API.
+    pub async fn read_lease(&self, container: &str) -> LeaseRead {
+        let options = DownloadFromContainerOptionsBuilder::default().path(&ownership::lease_path()).build();
+        let download = async {
+            let mut archive = Vec::new();
+            let mut chunks = self.docker.download_from_container(container, Some(options));
+            while let Some(chunk) = chunks.next().await {
+                archive.extend_from_slice(&chunk?);
+            }
+            Ok::<_, BollardError>(archive)
+        };
+        match tokio::time::timeout(LEASE_TIMEOUT, download).await {
+            Ok(Ok(archive)) => match Lease::from_tar(&archive) {
+                Some(lease) => LeaseRead::Found(lease),
+                None => LeaseRead::Unreadable(format!("{} is not a lease", ownership::lease_path())),
+            },
+            Ok(Err(e)) => {
+                let not_found = matches!(e, BollardError::DockerResponseServerError { status_code: 404, .. });
+                match CallError::from(e) {
+                    CallError { container_gone: true, .. } => LeaseRead::ContainerGone,
+                    _ if not_found => LeaseRead::Missing,
+                    CallError { message, .. } => LeaseRead::Unreadable(message),
+                }
+            }
+            Err(_) => LeaseRead::Unreadable(format!("no answer within {LEASE_TIMEOUT:?}")),
+        }
+    }
+
+    /// The command a person runs to remove a container, e.g. `podman rm -f 3f2a1b2c3d4e`.
+    pub fn remove_command(&self, container: &str) -> String {
+        let cli = match self.kind {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        };
+        format!("{cli} rm -f {}", ownership::short_id(container))
+    }
+
+    /// The suite's containers: every run's, or those of `run`.
+    pub async fn labelled_containers(&self, run: Option<&str>) -> Result<Vec<Labelled>, String> {
+        let label = match run {
+            Some(run) => format!("{RUN_ID_LABEL}={run}"),
+            None => RUN_ID_LABEL.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        let list = tokio::time::timeout(PING_TIMEOUT, self.docker.list_containers(Some(options)))
+            .await
+            .map_err(|_| format!("{} did not list its containers within {PING_TIMEOUT:?}", self.describe()))?
+            .map_err(|e| format!("{} did not list its containers: {e}", self.describe()))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels?;
+                Some(Labelled {
+                    id: c.id?,
+                    run_id: labels.get(RUN_ID_LABEL)?.clone(),
+                    owner: labels.get(OWNER_LABEL).and_then(|l| Owner::parse(l)),
+                    profile: labels.get(PROFILE_LABEL).cloned(),
+                    created: c.created.and_then(|t| u64::try_from(t).ok()),
+                })
+            })
+            .collect())
     }
 
     /// Kills (nothing of an abandoned or aborted container is worth a graceful stop)
     /// and removes a container.
-    async fn remove(&self, id: &str) -> bool {
-        let kill = self.docker.kill_container(id, None::<testcontainers::bollard::query_parameters::KillContainerOptions>);
+    async fn remove(&self, id: &str) -> Result<Removed, String> {
+        let kill = self.docker.kill_container(id, None::<KillContainerOptions>);
         let _ = tokio::time::timeout(PING_TIMEOUT, kill).await;
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
-        matches!(
-            tokio::time::timeout(Duration::from_secs(20), self.docker.remove_container(id, Some(options))).await,
-            Ok(Ok(()))
-        )
+        match tokio::time::timeout(REMOVE_TIMEOUT, self.docker.remove_container(id, Some(options))).await {
+            Ok(Ok(())) => Ok(Removed::Now),
+            Ok(Err(e)) => match CallError::from(e) {
+                CallError { container_gone: true, .. } => Ok(Removed::AlreadyGone),
+                CallError { message, .. } => Err(message),
+            },
+            Err(_) => Err(format!("no answer within {REMOVE_TIMEOUT:?}")),
+        }
+    }
+}
+
+enum Removed {
+    Now,
+    /// Somebody else removed it first.
+    AlreadyGone,
+}
+
+/// A failed engine call about one container.
+#[derive(Debug)]
+pub struct CallError {
+    /// The container no longer exists (Docker: "No such container", Podman: "no
+    /// such container"); any other 404 is about a path inside it.
+    pub container_gone: bool,
+    pub message: String,
+}
+
+impl From<BollardError> for CallError {
+    fn from(e: BollardError) -> Self {
+        let message = super::one_line(&e.to_string());
+        let container_gone = matches!(&e, BollardError::DockerResponseServerError { status_code: 404, message }
+            if message.to_lowercase().contains("no such container"));
+        CallError { container_gone, message }
     }
 }
 
@@ -188,12 +334,6 @@ fn split_image(image: &str) -> (&str, &str) {
     }
 }
 
-fn process_exists(pid: i32) -> bool {
-    // Signal 0 checks for existence without sending anything; EPERM means it exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,14 +342,5 @@ mod tests {
     fn image_references_split_at_the_tag() {
         assert_eq!(split_image("docker.io/oryd/kratos:v1.3.1"), ("docker.io/oryd/kratos", "v1.3.1"));
         assert_eq!(split_image("localhost:5000/kratos"), ("localhost:5000/kratos", "latest"));
-    }
-
-    #[test]
-    fn this_process_exists_and_a_reaped_one_does_not() {
-        assert!(process_exists(std::process::id() as i32));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id() as i32;
-        child.wait().unwrap();
-        assert!(!process_exists(pid));
     }
 }

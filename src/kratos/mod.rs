@@ -9,6 +9,7 @@
 pub mod container;
 pub mod engine;
 pub mod overrides;
+pub mod ownership;
 pub mod process;
 pub mod ready;
 pub mod settings;
@@ -25,6 +26,7 @@ use url::Url;
 
 use container::KratosImage;
 pub use engine::Engine;
+use ownership::{Kept, Leases, Sweep, Swept};
 use ready::NotReady;
 pub use settings::{Backend, Settings};
 
@@ -200,6 +202,10 @@ pub struct Instances {
     pub engine: Option<Engine>,
     /// The image the container backend runs.
     pub image: Option<String>,
+    /// What the look for other runs' abandoned containers removed or left alone.
+    pub abandoned: Swept,
+    /// The leases of this run's containers, renewed while it runs.
+    leases: Option<Leases>,
     started: std::sync::Mutex<BTreeMap<String, Arc<Kratos>>>,
 }
 
@@ -216,17 +222,18 @@ impl Instances {
     /// exists), so that a broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
         let config_dir = ConfigDir::open(&settings.config_dir)?;
-        let (mut engine, mut image) = (None, None);
+        let (mut engine, mut image, mut abandoned, mut leases) = (None, None, Swept::default(), None);
         match settings.backend {
             Backend::Container => {
                 let connected = Engine::connect(engine::resolve_host()).await?;
-                connected.remove_abandoned().await;
+                abandoned = connected.remove_abandoned(&Sweep::default()).await;
                 let chosen = match &settings.image {
                     Some(image) => image.clone(),
                     None if connected.has_image(&local_image()).await => local_image(),
                     None => official_image(),
                 };
                 connected.ensure_image(&chosen).await?;
+                leases = Some(Leases::start(connected.clone(), ownership::LEASE_RENEW));
                 engine = Some(connected);
                 image = Some(chosen);
             }
@@ -240,7 +247,7 @@ impl Instances {
             }
             Backend::External => {}
         }
-        Ok(Instances { settings, config_dir, engine, image, started: Default::default() })
+        Ok(Instances { settings, config_dir, engine, image, abandoned, leases, started: Default::default() })
     }
 
     /// Makes these the run's instances (see [`instances`]).
@@ -342,14 +349,24 @@ impl Instances {
     }
 
     /// Stops every instance this run started and removes its containers, also
-    /// those whose start was still under way.
-    pub async fn shutdown(&self) {
+    /// those whose start was still under way. With `TESTCONTAINERS_COMMAND=keep`
+    /// the containers stay, marked kept, and are returned for the runner to list.
+    pub async fn shutdown(&self) -> Vec<Kept> {
+        if let Some(leases) = &self.leases {
+            leases.stop().await;
+        }
+        if let Some(engine) = &self.engine
+            && self.settings.keep_containers
+        {
+            return engine.keep_run(ownership::run_id()).await;
+        }
         for kratos in self.started() {
             kratos.stop().await;
         }
         if let Some(engine) = &self.engine {
-            engine.remove_owned().await;
+            engine.remove_run(ownership::run_id()).await;
         }
+        Vec::new()
     }
 
     fn gate(&self) -> Arc<Semaphore> {
@@ -394,6 +411,7 @@ impl Instances {
         let image = self.image.clone().expect("prepare chose an image");
         let launch = Launch::new(&self.config_dir, spec, &schemas);
         let started = container::start(&image, &launch, timeout).await?;
+        self.leases.as_ref().expect("prepare started the leases").hold(started.container.id());
         let waited = {
             let c = &started.container;
             ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || async move {
@@ -423,7 +441,10 @@ impl Instances {
             }),
             Err(not_ready) => {
                 let log_tail = tail(&container::log(&started.container).await, LOG_TAIL_LINES);
-                let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
+                // Kept, a Kratos that did not start is there to be looked at.
+                if !self.settings.keep_containers {
+                    let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
+                }
                 Err(not_ready_error(&format!("Kratos in a container of {image} ({})", spec.name()), not_ready, timeout, log_tail))
             }
         }
@@ -524,6 +545,14 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// How to run `spec` of the configuration in `dir` (its schemas read).
+    pub async fn prepare(dir: &ConfigDir, spec: &InstanceSpec) -> Result<Launch, SetupError> {
+        let config = dir.load(spec.variant.as_deref())?;
+        let entries = config.get("identity.schemas").cloned().unwrap_or(serde_json::Value::Null);
+        let schemas = crate::deployment::schema::load_all(&entries, &dir.dir).await?;
+        Ok(Launch::new(dir, spec, &schemas))
+    }
+
     fn new(dir: &ConfigDir, spec: &InstanceSpec, schemas: &[IdentitySchema]) -> Launch {
         let relative = |p: &std::path::Path| p.strip_prefix(&dir.dir).unwrap_or(p).display().to_string();
         let mut files = vec![relative(&dir.main_file)];
@@ -553,15 +582,9 @@ async fn admin_version(url: &Url) -> Option<String> {
     body.get("version")?.as_str().map(str::to_string)
 }
 
-/// This run's id: random, so that nothing of it (containers, log folders) is
-/// mistaken for another run's, on this machine or any other sharing an engine.
+/// This run's id (see [`ownership::run_id`]): its containers and log folder carry it.
 pub fn run_id() -> &'static str {
-    static ID: LazyLock<String> = LazyLock::new(|| {
-        use rand::RngExt as _;
-        let bytes: [u8; 8] = rand::rng().random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    });
-    &ID
+    ownership::run_id()
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.

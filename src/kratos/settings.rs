@@ -51,6 +51,9 @@ pub struct Settings {
     /// `KRATOS_MAX_CONCURRENT_REQUESTS`: how many requests one Kratos instance is
     /// sent at the same time (scenarios still run concurrently).
     pub max_concurrent_requests: usize,
+    /// `TESTCONTAINERS_COMMAND=keep`: the run leaves its containers running, marked
+    /// kept so that no later run removes them (`remove`, the default: it removes them).
+    pub keep_containers: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,16 @@ impl Settings {
                 Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     SetupError::Config(format!("KRATOS_MAX_CONCURRENT_REQUESTS={v} is not a positive whole number"))
                 })?,
+            },
+            // testcontainers reads it too (and fails on other values when a container starts).
+            keep_containers: match var("TESTCONTAINERS_COMMAND").as_deref() {
+                None | Some("remove") => false,
+                Some("keep") => true,
+                Some(other) => {
+                    return Err(SetupError::Config(format!(
+                        "TESTCONTAINERS_COMMAND={other} is not one of: remove (default), keep"
+                    )));
+                }
             },
         })
     }

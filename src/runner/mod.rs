@@ -66,6 +66,9 @@ async fn run(settings: Settings) -> ExitCode {
         Ok(instances) => instances.install(),
         Err(e) => return setup_failed(&e),
     };
+    for line in instances.abandoned.lines() {
+        eprintln!("kratos-conformance: {line}");
+    }
     tokio::spawn(remove_everything_on_signal());
 
     let mut plan = match Plan::build(&features, &selection, instances).await {
@@ -77,7 +80,7 @@ async fn run(settings: Settings) -> ExitCode {
     // not as every one of its scenarios failing.
     let specs = plan.specs();
     if let Err(failures) = instances.start_all(&specs).await {
-        instances.shutdown().await;
+        shut_down(instances).await;
         for failure in &failures {
             eprintln!("kratos-conformance: {failure}");
         }
@@ -89,11 +92,11 @@ async fn run(settings: Settings) -> ExitCode {
 
     let reports = report_dir();
     if let Err(e) = std::fs::create_dir_all(&reports) {
-        instances.shutdown().await;
+        shut_down(instances).await;
         return setup_failed(&format!("cannot create the report folder {}: {e} (set KRATOS_REPORT_DIR)", reports.display()));
     }
     let Ok(json) = std::fs::File::create(reports.join("cucumber.json")) else {
-        instances.shutdown().await;
+        shut_down(instances).await;
         return setup_failed(&format!("cannot write the reports in {} (set KRATOS_REPORT_DIR)", reports.display()));
     };
 
@@ -148,7 +151,7 @@ async fn run(settings: Settings) -> ExitCode {
         .filter_run(features, move |feature, _rule, scenario| for_filter.selects(feature, scenario))
         .await;
     progress.abort();
-    instances.shutdown().await;
+    shut_down(instances).await;
 
     finish_docs(instances, &selection);
     let outcomes = outcomes::all();
@@ -170,9 +173,27 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
     let dir = &instances.config_dir;
     let whose = if dir.own { "this repository's own configuration" } else { "a team's configuration" };
     eprintln!("kratos-conformance: the deployment under test: {} ({whose})", dir.dir.display());
-    for kratos in instances.started() {
+    // The first instance in full; the others by what differs from it.
+    let mut first: Option<Vec<String>> = None;
+    let variants = instances.variants();
+    let mut started = instances.started();
+    started.sort_by_key(|k| (k.deployment.derived.len(), variants.iter().position(|v| *v == k.deployment.variant)));
+    for kratos in started {
         eprintln!("kratos-conformance: Kratos {} ({}) ready in {:.2?} at {}", kratos.name, kratos.origin, kratos.startup, kratos.public_url);
-        eprint!("{}", kratos.deployment.summary());
+        let lines: Vec<String> = kratos.deployment.summary().lines().skip(1).map(str::to_string).collect();
+        match &first {
+            None => {
+                for line in &lines {
+                    eprintln!("{line}");
+                }
+                first = Some(lines);
+            }
+            Some(shown) => {
+                for line in lines.iter().filter(|l| !shown.contains(l)) {
+                    eprintln!("{line}");
+                }
+            }
+        }
     }
     if instances.settings.backend != Backend::External {
         eprintln!("  changed by the suite (not under test): {}", kratos::overrides::describe(&[]).join("; "));
@@ -271,7 +292,7 @@ fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {
 }
 
 async fn setup_failed_after_start(instances: &Instances, error: &dyn std::fmt::Display) -> ExitCode {
-    instances.shutdown().await;
+    shut_down(instances).await;
     setup_failed(error)
 }
 
@@ -289,7 +310,17 @@ async fn remove_everything_on_signal() {
         _ = terminate.recv() => "SIGTERM",
         _ = hangup.recv() => "SIGHUP",
     };
-    eprintln!("\nkratos-conformance: {name}; removing the Kratos instances this run started");
-    kratos::instances().shutdown().await;
+    let instances = kratos::instances();
+    let what = if instances.settings.keep_containers { "keeping (TESTCONTAINERS_COMMAND=keep)" } else { "removing" };
+    eprintln!("\nkratos-conformance: {name}; {what} the Kratos instances this run started");
+    shut_down(instances).await;
     std::process::exit(130);
+}
+
+/// Removes what the run started, or, with `TESTCONTAINERS_COMMAND=keep`, lists
+/// the containers it keeps and how to remove each.
+async fn shut_down(instances: &Instances) {
+    for kept in instances.shutdown().await {
+        eprintln!("kratos-conformance: {kept}");
+    }
 }
