@@ -343,9 +343,9 @@ pub struct Labelled {
 }
 
 impl Labelled {
-    /// `kratos container 3f2a1b2c3d4e (profile strict) of run 9c1e5d0a2b3c4d5e`
+    /// `kratos container 3f2a1b2c3d4e (instance strict) of run 9c1e5d0a2b3c4d5e`
     pub fn describe(&self) -> String {
-        let profile = self.profile.as_ref().map(|p| format!(" (profile {p})")).unwrap_or_default();
+        let profile = self.profile.as_ref().map(|p| format!(" (instance {p})")).unwrap_or_default();
         format!("kratos container {}{profile} of run {}", short_id(&self.id), self.run_id)
     }
 }
