@@ -92,6 +92,46 @@ fn cookie_pair(pair: &str) -> String {
     }
 }
 
+/// Registers every secret a JSON document carries, as [`json`] would redact it:
+/// values of sensitive fields and inputs (a flow's CSRF token), the TOTP secret
+/// and recovery codes of node texts. Every response the suite receives passes
+/// here, so a secret is known before any message can carry it.
+pub fn register_from_json(value: &Value) {
+    let original = value.to_string();
+    let redacted = json(value).to_string();
+    if original == redacted {
+        return;
+    }
+    // The strings that redaction replaced are the secrets.
+    collect_replaced(value, &self::json(value));
+}
+
+fn collect_replaced(original: &Value, redacted: &Value) {
+    match (original, redacted) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                if let Some(other) = b.get(key) {
+                    collect_replaced(value, other);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => a.iter().zip(b).for_each(|(x, y)| collect_replaced(x, y)),
+        (Value::String(a), Value::String(b)) if b == REDACTED && a != b => register(a.clone()),
+        (Value::Number(n), Value::String(b)) if b == REDACTED => register(n.to_string()),
+        _ => {}
+    }
+    // A text node's context: `{"secret": ...}` or `{"secrets": [{"context": {"secret": ...}}]}`.
+    if let Some(secret) = original.pointer("/context/secret").and_then(Value::as_str) {
+        register(secret);
+    }
+}
+
+/// Every secret registered so far (for the suite's own redaction test, which
+/// greps the reports for them; nothing else reads this).
+pub fn registered() -> Vec<String> {
+    SECRETS.read().expect("not poisoned").clone()
+}
+
 /// A JSON document with the values of sensitive fields replaced, and the TOTP
 /// secret and recovery codes that Kratos shows as node texts.
 pub fn json(value: &Value) -> Value {
@@ -170,6 +210,19 @@ mod tests {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
         assert!(out.contains("a@b.example") && out.contains("1050006"));
+    }
+
+    #[test]
+    fn secrets_in_a_flow_are_registered() {
+        let flow = json!({"ui": {"nodes": [
+            {"attributes": {"name": "csrf_token", "value": "Q1NSRnRva2VuLTQyLXZhbHVl"}},
+            {"attributes": {"id": "lookup_secret_codes", "text": {"context": {"secrets": [{"context": {"secret": "abcd1234"}}]}}}}
+        ]}, "session_token": "ory_st_registeredtoken"});
+        register_from_json(&flow);
+        let known = registered();
+        for secret in ["Q1NSRnRva2VuLTQyLXZhbHVl", "abcd1234", "ory_st_registeredtoken"] {
+            assert!(known.iter().any(|k| k == secret), "{secret} not registered");
+        }
     }
 
     #[test]

@@ -319,6 +319,9 @@ impl Http {
             }
         }
         let body = response.bytes().await.map_err(|e| anyhow::anyhow!("reading the response body failed: {e}"))?.to_vec();
+        if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+            redact::register_from_json(&json);
+        }
         let exchange = Exchange {
             method: request.method,
             url: request.url,

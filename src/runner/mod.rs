@@ -66,6 +66,9 @@ async fn run(settings: Settings) -> ExitCode {
         Ok(instances) => instances.install(),
         Err(e) => return setup_failed(&e),
     };
+    if instances.settings.backend == Backend::Container {
+        eprintln!("kratos-conformance: run {} (its containers carry the label {}={0})", kratos::run_id(), kratos::ownership::RUN_ID_LABEL);
+    }
     for line in instances.abandoned.lines() {
         eprintln!("kratos-conformance: {line}");
     }
@@ -159,6 +162,7 @@ async fn run(settings: Settings) -> ExitCode {
         eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
     }
     println!("{}", summary::render(&outcomes, instances, wall.elapsed(), &reports));
+    dump_secrets_for_the_redaction_test();
     let failed = outcomes.iter().any(|o| matches!(o.status, Status::Failed { .. }));
     if let Some(reason) = &only_smoke {
         eprintln!("kratos-conformance: the run fails: {reason}");
@@ -240,6 +244,15 @@ fn finish_docs(instances: &Instances, selection: &Selection) {
             kratos_log: None,
             steps: Vec::new(),
         });
+    }
+}
+
+/// `KRATOS_CONFORMANCE_SECRETS_FILE`: where the suite's own redaction test
+/// (tests/trust.rs) wants the secrets this run knew, to grep its reports for
+/// them. Nothing else sets it; the file is the test's, in the test's folder.
+fn dump_secrets_for_the_redaction_test() {
+    if let Some(path) = std::env::var_os("KRATOS_CONFORMANCE_SECRETS_FILE") {
+        let _ = std::fs::write(path, crate::redact::registered().join("\n"));
     }
 }
 
