@@ -17,8 +17,6 @@
 //!   whoami_required_aal: highest_available
 //!   settings_required_aal: highest_available
 //!   return_urls: restricted              # restricted (default) | any
-//! # External deployments only: whether Kratos runs with --dev (no Secure cookies).
-//! dev: false
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,7 +41,6 @@ pub struct TeamFile {
     pub mail_domain: Option<String>,
     #[serde(default)]
     pub expect: Expectations,
-    pub dev: Option<bool>,
     #[serde(skip)]
     pub path: Option<PathBuf>,
 }

@@ -294,10 +294,11 @@ impl Instances {
         Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public, admin, dev)
     }
 
-    /// Whether Kratos runs with `--dev`: always where the suite starts it; for an
-    /// external deployment what `conformance.yml` says (default: not).
+    /// Whether Kratos runs with `--dev`: always where the suite starts it; an
+    /// external deployment's is observed when it is connected (this is the
+    /// guess before: not).
     pub fn dev(&self) -> bool {
-        self.settings.backend != Backend::External || self.config_dir.team.dev.unwrap_or(false)
+        self.settings.backend != Backend::External
     }
 
     async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
@@ -403,7 +404,12 @@ impl Instances {
     }
 
     fn describe_started(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url) -> Result<Arc<Deployment>, SetupError> {
-        let deployment = Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public.clone(), admin.clone(), self.dev())?;
+        self.describe_with(spec, config, schemas, public, admin, self.dev())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn describe_with(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url, dev: bool) -> Result<Arc<Deployment>, SetupError> {
+        let deployment = Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public.clone(), admin.clone(), dev)?;
         Ok(Arc::new(deployment))
     }
 
@@ -513,11 +519,17 @@ impl Instances {
         })?;
         // What the deployment serves is what it validates traits against.
         let schemas = ready::served_schemas(&urls.public, schemas).await?;
-        let public = config.str("serve.public.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| urls.public.clone());
+        // What the deployment really builds its links from, whatever kratos.yml
+        // says (an environment variable may override it where it runs).
+        let public = match ready::observed_base_url(&urls.public).await {
+            Some(observed) => observed,
+            None => config.str("serve.public.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| urls.public.clone()),
+        };
         let admin = config.str("serve.admin.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| urls.admin.clone());
+        let dev = ready::observed_dev_mode(&urls.public).await.unwrap_or_else(|| self.dev());
         Ok(Kratos {
             name: spec.name(),
-            deployment: self.describe_started(spec, config, schemas, &public, &admin)?,
+            deployment: self.describe_with(spec, config, schemas, &public, &admin, dev)?,
             public_url: urls.public.clone(),
             admin_url: urls.admin.clone(),
             facts: RunFacts::default(),

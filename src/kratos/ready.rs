@@ -123,6 +123,34 @@ async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), S
     Ok(())
 }
 
+/// The public base URL a running Kratos builds its links from: its login flow's
+/// `ui.action` is `<base URL>self-service/login?flow=<id>`. Behind a proxy it
+/// may differ from the URL the suite reaches it at, and it is what Kratos puts
+/// in every `ui.action`, redirect and cookie name.
+pub async fn observed_base_url(public: &Url) -> Option<Url> {
+    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build().ok()?;
+    let flow: serde_json::Value =
+        http.get(public.join("self-service/login/api").ok()?).header("accept", "application/json").send().await.ok()?.json().await.ok()?;
+    let action = flow.pointer("/ui/action")?.as_str()?;
+    let base = action.split("self-service/login?").next()?;
+    Url::parse(base).ok()
+}
+
+/// Whether a running Kratos runs with `--dev`: outside it, Kratos marks its
+/// CSRF cookie `Secure`, always. `None` if no CSRF cookie came back.
+pub async fn observed_dev_mode(public: &Url) -> Option<bool> {
+    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build().ok()?;
+    let response = http.get(public.join("self-service/login/browser").ok()?).send().await.ok()?;
+    let csrf = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("csrf_token_"))?
+        .to_string();
+    Some(!csrf.split("; ").any(|attribute| attribute.eq_ignore_ascii_case("secure")))
+}
+
 /// The identity schemas an external deployment serves (`GET /schemas`), which
 /// are what it validates traits against. Each configured schema is replaced by
 /// the served one of the same id; a served schema the configuration does not

@@ -158,7 +158,7 @@ fn live_failure(outcome: &Outcome, step: &str, message: &str) {
 /// message (ids and times made alike).
 pub fn failure_groups(outcomes: &[Outcome]) -> Vec<(String, Vec<&Outcome>)> {
     static VOLATILE: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d{2}-\d{2}T[0-9:.]+Z?|127\.0\.0\.1:\d+").expect("valid")
+        regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d{2}-\d{2}T[0-9:.]+Z?|127\.0\.0\.1:\d+|(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} [0-9:]{8} GMT").expect("valid")
     });
     let mut groups: Vec<(String, Vec<&Outcome>)> = Vec::new();
     for outcome in outcomes {
