@@ -160,8 +160,10 @@ impl<'a> Generator<'a> {
         if let Some(constant) = schema.get("const") {
             return Ok(constant.clone());
         }
+        // Values that are not a person's own (a choice, a number) are the same
+        // for everyone, so a recorded page does not change with them.
         if let Some(choices) = schema.get("enum").and_then(Value::as_array).filter(|c| !c.is_empty()) {
-            return Ok(choices[rng.random_range(0..choices.len())].clone());
+            return Ok(choices[0].clone());
         }
         for branch in ["allOf", "anyOf", "oneOf"] {
             if let Some(first) = schema.get(branch).and_then(Value::as_array).and_then(|b| b.first()) {
@@ -183,8 +185,8 @@ impl<'a> Generator<'a> {
             "boolean" => Ok(Value::Bool(true)),
             "integer" | "number" => {
                 let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(1);
-                let max = schema.get("maximum").and_then(Value::as_i64).unwrap_or(min.saturating_add(99)).max(min);
-                Ok(json!(rng.random_range(min..=max)))
+                let exclusive = schema.get("exclusiveMinimum").and_then(Value::as_i64).map(|m| m + 1);
+                Ok(json!(exclusive.unwrap_or(min).max(min)))
             }
             "string" => self.string(path, schema, person).map(Value::String).map_err(cannot),
             other => Err(cannot(format!("its type \"{other}\" is not one the suite generates"))),
@@ -449,6 +451,13 @@ mod tests {
         let traits = Generator::new(&schema, &pins, "example.org").generate().unwrap();
         assert!(traits["code"].as_str().unwrap().starts_with("C-"));
         assert!(["eu", "us"].contains(&traits["region"].as_str().unwrap()));
+        let enumerated = schema_with_enum();
+        let traits = Generator::new(&enumerated, &BTreeMap::new(), "example.org").generate().unwrap();
+        assert_eq!(traits["plan"], "free", "a choice is the same for everyone: the first");
+    }
+
+    fn schema_with_enum() -> IdentitySchema {
+        schema(json!({"type": "object", "required": ["plan"], "properties": {"plan": {"type": "string", "enum": ["free", "pro"]}}}))
     }
 
     #[test]

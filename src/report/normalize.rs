@@ -37,7 +37,9 @@ static HTTP_DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT").expect("valid"));
 static CSRF_COOKIE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"csrf_token_[0-9a-f]{64}").expect("valid"));
 static MINUTES_AGO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"expired \d+(\.\d+)? minutes ago").expect("valid"));
-static SESSION_MAX_AGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Max-Age=8639\d|Max-Age=86400").expect("valid"));
+/// A `Max-Age` counted down from an expiry to the second (a session cookie's
+/// lifespan, or a second less); not the CSRF cookie's constant year.
+static SESSION_MAX_AGE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Max-Age=(\d{3,})").expect("valid"));
 static QR_PNG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"data:image/png;base64,(\[redacted[^\]]*\]|[A-Za-z0-9+/=]+)").expect("valid"));
 /// An attribute of a page that is a URL: Go's redirect page links the Location.
@@ -119,11 +121,52 @@ impl Normalizer {
 
     /// A JSON body, with the volatile numbers and addresses replaced.
     pub fn json(&mut self, value: &Value) -> Value {
-        let mut value = redact::json(value);
+        let mut value = value.clone();
+        self.describe_qr_codes(&mut value);
+        let mut value = redact::json(&value);
         sort_hidden_traits(&mut value);
         self.walk(&mut value, None);
         sort_keys(&mut value);
+        sort_by_placeholder(&mut value, None);
         value
+    }
+
+    /// A TOTP QR code shown as what it encodes, the otpauth URL, with the secret
+    /// redacted and the account name as a placeholder: a page then says which
+    /// issuer and account name an authenticator app shows, and a change of
+    /// either (an account-name trait moved) is a change of the page.
+    fn describe_qr_codes(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let is_qr = map.get("attributes").and_then(|a| a.get("id")).and_then(Value::as_str) == Some("totp_qr");
+                if is_qr {
+                    if let Some(Value::String(src)) = map.get_mut("attributes").and_then(|a| a.get_mut("src")) {
+                        if let Ok(url) = crate::totp::decode_qr_data_uri(src) {
+                            *src = format!("<a QR code of {}>", self.otpauth_url(&url));
+                        }
+                    }
+                }
+                map.values_mut().for_each(|v| self.describe_qr_codes(v));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.describe_qr_codes(v)),
+            _ => {}
+        }
+    }
+
+    /// `otpauth://totp/<issuer>:<account>?...&secret=[redacted]`, the account
+    /// name replaced where it is a person's value.
+    fn otpauth_url(&self, url: &str) -> String {
+        let Some(rest) = url.strip_prefix("otpauth://totp/") else { return redact::REDACTED.to_string() };
+        let (label, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| if pair.starts_with("secret=") { format!("secret={}", redact::REDACTED) } else { pair.to_string() })
+            .collect();
+        let query = query.join("&");
+        let decoded = form_urlencoded::parse(format!("x={}", label.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+        let (issuer, account) = decoded.split_once(':').unwrap_or(("", decoded.as_str()));
+        let account = self.whole_value(account).unwrap_or_else(|| account.to_string());
+        format!("otpauth://totp/{issuer}:{account}?{query}")
     }
 
     fn walk(&mut self, value: &mut Value, key: Option<&str>) {
@@ -297,7 +340,18 @@ impl Normalizer {
             .replace_all(&out, |c: &Captures| if c[0].contains("1970") { c[0].to_string() } else { "<date>".to_string() })
             .into_owned();
         out = MINUTES_AGO.replace_all(&out, "expired <n> minutes ago").into_owned();
-        out = SESSION_MAX_AGE.replace_all(&out, "Max-Age=<86399 or 86400>").into_owned();
+        out = SESSION_MAX_AGE
+            .replace_all(&out, |c: &Captures| {
+                // Counted down from a lifespan of whole minutes, by the seconds
+                // the scenario has taken since the session began.
+                let n: u64 = c[1].parse().unwrap_or_default();
+                let short = (60 - n % 60) % 60;
+                if n < 120 || n == 31_536_000 || short >= 30 {
+                    return c[0].to_string();
+                }
+                format!("Max-Age=<counted down from {}>", n + short)
+            })
+            .into_owned();
         let ids = &mut self.ids;
         UUID.replace_all(&out, |c: &Captures| {
             let next = ids.len() + 1;
@@ -341,6 +395,26 @@ fn ends_base_url(after: &str) -> bool {
         None => true,
         Some(b'%') => after.get(..3).is_some_and(|escape| ["%2F", "%3F", "%23"].iter().any(|end| escape.eq_ignore_ascii_case(end))),
         Some(&c) => !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b':' | b'@')),
+    }
+}
+
+/// Lists Kratos orders by a person's value (a credential's identifiers, an
+/// identity's addresses) put in the order of the placeholders: the real values
+/// are random, and so was their order.
+fn sort_by_placeholder(value: &mut Value, key: Option<&str>) {
+    match value {
+        Value::Object(map) => map.iter_mut().for_each(|(k, v)| sort_by_placeholder(v, Some(k))),
+        Value::Array(items) => {
+            items.iter_mut().for_each(|v| sort_by_placeholder(v, None));
+            match key {
+                Some("identifiers") => items.sort_by(|a, b| a.as_str().cmp(&b.as_str())),
+                Some("verifiable_addresses" | "recovery_addresses") => {
+                    items.sort_by(|a, b| a["value"].as_str().cmp(&b["value"].as_str()));
+                }
+                _ => {}
+            }
+        }
+        _ => {}
     }
 }
 
@@ -746,7 +820,7 @@ mod tests {
             "\"redirect_browser_to\": \"http://127.0.0.1:4455/welcome?name=person-2-name.first&hint=person-2%40example.org\"",
             "location: http://127.0.0.1:4434/admin/identities/<id-1>",
             "Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax",
-            "Path=/; Expires=<date>; Max-Age=<86399 or 86400>; HttpOnly; SameSite=Lax",
+            "Path=/; Expires=<date>; Max-Age=<counted down from 86400>; HttpOnly; SameSite=Lax",
             "\"ip_address\": \"<the client's address>\"",
             "Unable to Generate the Flow in January: Path=/, SameSite and Max-Age are set. \
              Pat, Sam, Max, Gene, Jan, Una and Flo O'Conner and D'Angelo sent pat.o'conner.x1@example.org.",
@@ -821,7 +895,7 @@ mod tests {
         assert_eq!(
             text,
             "http://127.0.0.1:4433/self-service/login?flow=<id-1> at <time>, again <id-1>, then <id-2>; \
-             Expires=<date>; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=<86399 or 86400>"
+             Expires=<date>; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=<counted down from 86400>"
         );
     }
 
