@@ -8,7 +8,10 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
   Every scenario has an identity of its own, with traits generated from the
   deployment's identity schema, deleted at its end. Where the deployment
   verifies addresses, every settings answer "continuing with" something also
-  carries the verification Kratos sends for an address not yet verified.
+  carries the verification Kratos sends for an address not yet verified (up to
+  v1.3.1; since v25.4.0 only where the deployment configures it). "The page
+  after settings" is the settings UI showing the flow, or the return URL the
+  deployment configures after settings.
 
   Rule: Identities are created through the admin API or self-service registration
 
@@ -71,8 +74,8 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
 
       Examples:
         | client  | answer                                                      |
-        | browser | 303 to the settings UI                                      |
-        | SPA     | 200 with the flow, continuing with a redirect to the settings UI |
+        | browser | 303 to the page after settings                              |
+        | SPA     | 200 with the flow, continuing with a redirect to the page after settings |
         | native  | 200 with the flow, continuing with nothing                  |
 
     @needs:schema-without-totp-account-name
@@ -231,8 +234,8 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
 
       Examples:
         | client  | answer                                                      |
-        | browser | 303 to the settings UI                                      |
-        | SPA     | 200 with the flow, continuing with a redirect to the settings UI |
+        | browser | 303 to the page after settings                              |
+        | SPA     | 200 with the flow, continuing with a redirect to the page after settings |
         | native  | 200 with the flow, continuing with nothing                  |
 
     Scenario: A TOTP code submitted while TOTP is paired does not unlink it (ory/kratos#3459)

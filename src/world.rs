@@ -154,7 +154,15 @@ impl ConformanceWorld {
         headers: &[(String, String)],
         late: Vec<(String, crate::client::Late)>,
     ) -> Result<()> {
-        self.last_method = fields.get("method").and_then(|m| m.as_str()).map(str::to_string);
+        // The method a submit is about: its `method` field, or what its fields
+        // belong to (`totp_unlink` is TOTP's, `lookup_secret_confirm` recovery codes').
+        self.last_method = fields.get("method").and_then(|m| m.as_str()).map(str::to_string).or_else(|| {
+            let names: Vec<&str> = fields.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            ["totp", "lookup_secret", "password", "profile"]
+                .into_iter()
+                .find(|method| names.iter().any(|n| n.starts_with(method)))
+                .map(str::to_string)
+        });
         let flow = self.flow()?.clone();
         let client = self.client()?.clone();
         let mut fields: Vec<(String, serde_json::Value)> = fields.as_object().cloned().unwrap_or_default().into_iter().collect();

@@ -102,10 +102,28 @@ impl Flow {
         self.ui.nodes.iter().filter(|n| !n.is_hidden()).map(Node::label_for_listing).collect()
     }
 
+    /// The same, of the nodes in these groups only.
+    pub fn visible_node_names_of(&self, groups: &[&str]) -> Vec<String> {
+        self.ui
+            .nodes
+            .iter()
+            .filter(|n| !n.is_hidden() && groups.contains(&n.group.as_str()))
+            .map(Node::label_for_listing)
+            .collect()
+    }
+
     /// The names of the hidden inputs, sorted: their order means nothing to
     /// anyone, and Kratos versions differ in it.
     pub fn hidden_node_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.ui.nodes.iter().filter(|n| n.is_hidden()).map(Node::label_for_listing).collect();
+        names.sort();
+        names
+    }
+
+    /// The hidden inputs of these groups, sorted.
+    pub fn hidden_node_names_of(&self, groups: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.ui.nodes.iter().filter(|n| n.is_hidden() && groups.contains(&n.group.as_str())).map(Node::label_for_listing).collect();
         names.sort();
         names
     }

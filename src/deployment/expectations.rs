@@ -44,9 +44,9 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
         let actual = deployment.whoami_required_aal.name();
         if wanted != actual {
             let what = if actual == "aal1" {
-                "whoami accepts AAL1 sessions of identities that have a second factor: a stolen password alone passes every backend that trusts whoami".to_string()
+                format!("whoami accepts AAL1 sessions of identities that have a second factor, where conformance.yml expects {wanted}: a stolen password alone passes every backend that trusts whoami")
             } else {
-                format!("whoami requires {actual}, and {wanted} is expected")
+                format!("whoami requires {actual}, where conformance.yml expects {wanted}")
             };
             found.push(Misconfiguration { what, key: format!("session.whoami.required_aal: {actual}") });
         }
@@ -55,9 +55,9 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
         let actual = deployment.settings_required_aal.name();
         if wanted != actual {
             let what = if actual == "aal1" {
-                "settings accept AAL1 sessions: a stolen password alone can unlink the second factor".to_string()
+                format!("settings accept AAL1 sessions, where conformance.yml expects {wanted}: a stolen password alone can unlink the second factor")
             } else {
-                format!("settings require {actual}, and {wanted} is expected")
+                format!("settings require {actual}, where conformance.yml expects {wanted}")
             };
             found.push(Misconfiguration { what, key: format!("selfservice.flows.settings.required_aal: {actual}") });
         }
@@ -67,6 +67,15 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
             found.push(Misconfiguration {
                 what: format!(
                     "the return-URL allow-list admits any host: after login, Kratos sends the user wherever a link says (\"{entry}\")"
+                ),
+                key: format!("selfservice.allowed_return_urls: {entry}"),
+            });
+        }
+        for entry in lookalike_entries(&deployment.return_urls.allowed) {
+            found.push(Misconfiguration {
+                what: format!(
+                    "the return-URL allow-list admits look-alike hosts: \"{entry}\" has no dot after its *, so it admits evil{} too",
+                    entry.split("://").nth(1).unwrap_or_default().trim_start_matches('*').split('/').next().unwrap_or_default()
                 ),
                 key: format!("selfservice.allowed_return_urls: {entry}"),
             });
@@ -86,6 +95,16 @@ fn any_host_entry(allowed: &[String]) -> Option<&str> {
     })
 }
 
+/// Entries like `https://*acme.test/`: a wildcard without a dot after it is a
+/// suffix match, so it admits `evilacme.test` as well as `app.acme.test`.
+fn lookalike_entries(allowed: &[String]) -> Vec<&str> {
+    allowed
+        .iter()
+        .map(String::as_str)
+        .filter(|entry| Entry::parse(entry).is_some_and(|e| e.host.starts_with('*') && !e.host.starts_with("*.") && !e.host.starts_with("*:") && e.host != "*"))
+        .collect()
+}
+
 /// An allow-list entry taken apart by hand: `*` is not a host a URL parser takes.
 struct Entry<'a> {
     scheme: &'a str,
@@ -102,11 +121,17 @@ impl<'a> Entry<'a> {
         Some(Entry { scheme, host, path })
     }
 
-    /// Kratos ignores `*` and a wildcard over a public suffix (`*.com`, `*.co.uk`).
+    /// Kratos ignores `*` and a wildcard over an ICANN public suffix (`*.com`,
+    /// `*.co.uk`). Names that no registry delegates (`test`, `internal`, ...)
+    /// are not public suffixes: Kratos keeps such an entry.
     fn ignored_by_kratos(&self) -> bool {
+        const NOT_DELEGATED: &[&str] = &["test", "example", "invalid", "localhost", "local", "internal", "lan", "home", "corp", "intranet"];
         let Some(suffix) = self.host.strip_prefix("*.") else { return self.host == "*" };
-        let labels = suffix.split('.').count();
-        !suffix.contains(':') && (labels == 1 || (labels == 2 && suffix.split('.').next().is_some_and(|l| l.len() <= 3)))
+        let labels: Vec<&str> = suffix.split('.').collect();
+        if suffix.contains(':') || labels.last().is_some_and(|tld| NOT_DELEGATED.contains(tld)) {
+            return false;
+        }
+        labels.len() == 1 || (labels.len() == 2 && labels[0].len() <= 3)
     }
 }
 
@@ -158,5 +183,13 @@ mod tests {
         assert_eq!(any_host_entry(&list(&["https://*", "https://*.com", "https://*.co.uk/"])), None);
         assert_eq!(admitting_entry(&list(&["https://*.com"]), "https://evil.com/"), None);
         assert_eq!(any_host_entry(&list(&["https://*.acme.test/", "http://127.0.0.1:4455/"])), None);
+        // Not a public suffix: Kratos keeps it, and it admits the subdomains.
+        assert_eq!(admitting_entry(&list(&["https://*.test/"]), "https://a.test/"), Some("https://*.test/"));
+    }
+
+    #[test]
+    fn a_wildcard_without_a_dot_admits_look_alikes() {
+        assert_eq!(lookalike_entries(&list(&["https://*acme.test/", "https://*.acme.test/", "http://*:4455/"])), ["https://*acme.test/"]);
+        assert_eq!(admitting_entry(&list(&["https://*acme.test/"]), "https://evilacme.test/x"), Some("https://*acme.test/"));
     }
 }

@@ -611,8 +611,21 @@ pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The last `lines` lines, without the usage text Kratos prints after an error
+/// (it says nothing about the error).
 pub(crate) fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
+    let mut all: Vec<&str> = Vec::new();
+    let mut in_usage = false;
+    for line in text.lines() {
+        if line.starts_with("Usage:") {
+            in_usage = true;
+        } else if in_usage && !(line.is_empty() || line.starts_with(' ') || line.starts_with("Flags:")) {
+            in_usage = false;
+        }
+        if !in_usage {
+            all.push(line);
+        }
+    }
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 

@@ -13,6 +13,8 @@
 //! - password hashing cost (bcrypt 4, argon2 minimal) and the unknown-identifier
 //!   delay: they make a login take 0.6 s instead of milliseconds, and what they
 //!   protect against is not what the suite tests;
+//! - breached-password lookups at Have I Been Pwned: a test run's passwords are
+//!   nobody's, and the lookup is a call to a third party (15 s without a network);
 //! - the derivations a scenario needs ([`crate::deployment::Derivation`]).
 //!
 //! Kratos runs with `--dev` (required for the lower hashing cost); no mail is
@@ -47,6 +49,10 @@ pub fn not_under_test() -> Vec<Override> {
         ("HASHERS_ARGON2_PARALLELISM", "1"),
         ("HASHERS_ARGON2_EXPECTED_DURATION", "10ms"),
         ("HASHERS_ARGON2_EXPECTED_DEVIATION", "5ms"),
+        // Kratos' default asks a third party (api.pwnedpasswords.com) about
+        // every new password: from a test run, not wanted; without a network,
+        // 15 s per registration.
+        ("SELFSERVICE_METHODS_PASSWORD_CONFIG_HAVEIBEENPWNED_ENABLED", "false"),
     ]
     .into_iter()
     .map(|(name, value)| Override { name: name.into(), value: value.into() })
@@ -85,6 +91,7 @@ pub fn describe(derived: &[Derivation]) -> Vec<String> {
         "database: its own in-memory SQLite (DSN=memory)".to_string(),
         "listen addresses and base URLs: loopback ports of its own".to_string(),
         "password hashing: bcrypt cost 4, argon2 minimal, unknown-identifier delay 10 ms (--dev)".to_string(),
+        "no breached-password lookups (haveibeenpwned_enabled: false)".to_string(),
     ];
     lines.extend(derived.iter().map(|d| d.describe()));
     lines

@@ -73,12 +73,13 @@ pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
     Ok(Started { child, log, public_url, admin_url })
 }
 
-/// This run's log folder, created on first use; older runs' folders beyond the
+/// This run's log folder, `kratos-logs/<run id>/` in the report folder
+/// (`KRATOS_REPORT_DIR`), created on first use; older runs' folders beyond the
 /// last [`KEPT_RUNS`] are removed then, so the logs do not grow without limit.
 fn run_log_dir() -> Result<PathBuf, SetupError> {
     static DIR: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kratos-logs");
+        let root = crate::runner::report_dir().join("kratos-logs");
         let dir = root.join(super::run_id());
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         prune(&root, &dir);

@@ -208,7 +208,7 @@ pub enum Mode {
     /// This repository's configuration: compare with `docs/flows/`, or rewrite it.
     Own { dir: PathBuf, record: bool, whole_run: bool },
     /// A team's: write to `out`, compare with `baseline` if there is one.
-    Team { out: PathBuf, baseline: Option<PathBuf> },
+    Team { out: PathBuf, baseline: Option<PathBuf>, whole_run: bool },
     Off,
 }
 
@@ -221,7 +221,7 @@ impl Mode {
             let dir = set("KRATOS_DOCS_BASELINE").unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/flows"));
             Mode::Own { dir, record, whole_run }
         } else {
-            Mode::Team { out: set("KRATOS_DOCS_DIR").unwrap_or_else(|| reports.join("flows")), baseline: set("KRATOS_DOCS_BASELINE") }
+            Mode::Team { out: set("KRATOS_DOCS_DIR").unwrap_or_else(|| reports.join("flows")), baseline: set("KRATOS_DOCS_BASELINE"), whole_run }
         }
     }
 
@@ -261,11 +261,11 @@ pub fn finish(mode: &Mode, kratos_version: &str, deviations: &[crate::deviations
             }
             Ok(said)
         }
-        Mode::Team { out, baseline } => {
+        Mode::Team { out, baseline, whole_run } => {
             write_passed(&pages, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             let written = format!("recorded to {}", out.display());
             match baseline {
-                Some(dir) => compare(&pages, dir, false).map(|said| format!("{said}; {written}")),
+                Some(dir) => compare(&pages, dir, *whole_run).map(|said| format!("{said}; {written}")),
                 None => Ok(format!("{written} (set KRATOS_DOCS_BASELINE to a committed copy to compare)")),
             }
         }

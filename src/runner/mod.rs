@@ -80,8 +80,16 @@ async fn run(settings: Settings) -> ExitCode {
     };
     // Every instance the selected scenarios need starts now, side by side, so
     // that a Kratos that never gets ready is reported once, as what it is, and
-    // not as every one of its scenarios failing.
+    // not as every one of its scenarios failing. Traits the suite cannot make
+    // are found first, for the same reason.
     let specs = plan.specs();
+    if let Err(problems) = traits_can_be_generated(instances, &specs).await {
+        shut_down(instances).await;
+        for problem in problems {
+            eprintln!("kratos-conformance: {problem}");
+        }
+        return ExitCode::from(2);
+    }
     if let Err(failures) = instances.start_all(&specs).await {
         shut_down(instances).await;
         for failure in &failures {
@@ -168,6 +176,25 @@ async fn run(settings: Settings) -> ExitCode {
         eprintln!("kratos-conformance: the run fails: {reason}");
     }
     if failed || only_smoke.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Every identity schema of every instance can be filled with generated traits;
+/// otherwise one line per trait that cannot, saying how to pin it.
+async fn traits_can_be_generated(instances: &Instances, specs: &[kratos::InstanceSpec]) -> Result<(), Vec<String>> {
+    let mut problems: Vec<String> = Vec::new();
+    for spec in specs {
+        let deployment = instances.describe(spec).await.map_err(|e| vec![e.to_string()])?;
+        for schema in &deployment.schemas {
+            let generator = crate::identity::generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain());
+            if let Err(e) = generator.generate() {
+                let problem = format!("identity schema \"{}\": {e}", schema.id);
+                if !problems.contains(&problem) {
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 /// The deployment under test, before the first scenario: where its

@@ -49,8 +49,8 @@ async fn meets_expectations(world: &mut ConformanceWorld) -> Result<()> {
     if problems.is_empty() {
         return Ok(());
     }
-    let listed: Vec<String> = problems.iter().map(|p| format!("- {p}")).collect();
-    anyhow::bail!("the deployment does not do what its team expects:\n{}", listed.join("\n"))
+    let listed: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    anyhow::bail!("the deployment does not do what its team expects: {}", listed.join("; "))
 }
 
 fn plain_http(world: &ConformanceWorld, kratos: &Kratos) -> Http {

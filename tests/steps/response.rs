@@ -132,10 +132,23 @@ async fn answers_with_flow(world: &mut ConformanceWorld, status: u16) -> Result<
     world.read_offered_totp_secret()
 }
 
+/// A successful settings submit sends a browser to the page after settings:
+/// the settings UI showing the flow, or the deployment's return URL after
+/// settings (`settings.after[.<method>].default_browser_return_url`). The
+/// flow, fetched by its id, is then what the UI would show.
+#[then("Kratos answers 303 to the page after settings")]
+async fn redirect_after_settings(world: &mut ConformanceWorld) -> Result<()> {
+    let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
+    let id = world.flow()?.id.clone();
+    let expected = world.deployment().await?.after_settings_url(&method, &id);
+    redirect_to(world, &expected)?;
+    load_flow_by_id(world, FlowKind::Settings, &id).await
+}
+
 /// A settings flow that succeeded tells an SPA where to send the browser next
-/// (the settings UI, or the deployment's return URL after settings), after the
-/// verification of any address still pending (where the deployment verifies).
-#[then("Kratos answers 200 with the flow, continuing with a redirect to the settings UI")]
+/// (the page after settings), after the verification of any address still
+/// pending (where the deployment verifies and says so).
+#[then("Kratos answers 200 with the flow, continuing with a redirect to the page after settings")]
 async fn flow_continuing_with_redirect(world: &mut ConformanceWorld) -> Result<()> {
     answers_with_flow(world, 200).await?;
     let deployment = world.deployment().await?;
