@@ -25,7 +25,22 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
       When an identity is created through the admin API with a TOTP credential
       Then Kratos answers 400 with an error without id, whose message is 'json: unknown field "totp"'
 
-    @needs:registration
+    @needs:registration @registration-steps:one
+    Scenario Outline: A <client> client registers in one step (the legacy registration form)
+      Given a <client> client
+      When it starts a registration flow
+      Then the flow asks for the schema's traits and the password at once
+      When it submits the registration form with a fake person's traits and password
+      Then the registration completes as the deployment configures it
+      And the client has a session at "aal1" with the methods "password", where registration issues one
+
+      Examples:
+        | client  |
+        | browser |
+        | SPA     |
+        | native  |
+
+    @needs:registration @registration-steps:two
     Scenario Outline: A <client> client registers through the self-service registration flow
       Given a <client> client
       When it starts a registration flow

@@ -20,6 +20,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
 
   Rule: A login flow starts with the password form
 
+    @login-style:unified
     Scenario Outline: A <client> client starts a login flow
       Given a <client> client
       When it starts a login flow
@@ -48,6 +49,39 @@ Feature: Login with a password, then TOTP, to reach AAL2
       And the browser loses its cookies
       And the login UI fetches the flow by its id
       Then Kratos answers 403 with the error security_csrf_violation
+
+  @login-style:identifier_first @needs:admin-api @each:password-identifier
+  Rule: Where the login asks for the identifier first, the password comes in a second step
+
+    Scenario Outline: A <client> client gives its identifier first, then its password
+      Given an identity with a password
+      And a <client> client
+      When it starts a login flow
+      Then the flow's nodes are "csrf_token, identifier, method=identifier_first"
+      When it submits the identifier alone
+      Then Kratos answers <identified>
+      And the flow asks for the password, with the identifier hidden
+      When it submits the identifier and the password
+      Then Kratos answers <answer>
+      And the client has a session at "aal1" with the methods "password"
+
+      Examples:
+        | client  | identified          | answer                                                                                   |
+        | browser | 303 to the login UI | 303 to the return URL after login                                                        |
+        | SPA     | 400 with the flow   | 200 with a session and no token, continuing with a redirect to the return URL after login |
+        | native  | 400 with the flow   | 200 with a session and a session token, continuing with nothing                          |
+
+    Scenario Outline: A <client> client that gives an identifier nobody has is told so at once
+      Given a <client> client
+      When it starts a login flow
+      And it submits an unknown identifier alone
+      Then Kratos answers <answer>
+      And the node "identifier" has the message 4000037
+
+      Examples:
+        | client  | answer              |
+        | browser | 303 to the login UI |
+        | native  | 400 with the flow   |
 
   @whoami:highest_available @needs:admin-api @needs:totp @each:password-identifier
   Rule: Where whoami requires the highest available AAL, the password step of an identity with TOTP asks for the second factor
@@ -333,6 +367,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it submits the TOTP code of the current step
       Then Kratos answers 200 with a session and the same session token, continuing with nothing
 
+    @login-style:unified
     Scenario: TOTP cannot be the first factor
       Given an identity with a password and a paired authenticator app
       And a native client

@@ -30,7 +30,7 @@ Feature: A real Kratos is under test, and its configuration keeps its promises
     Then Kratos answers 303 to the login UI
     And it sets the CSRF cookie as the deployment configures it
     And the flow is a "browser" flow for "aal1", posting to its own id
-    And the flow's nodes are "csrf_token, identifier, password, method=password"
+    And the flow's nodes are the deployment's first login form
     And its csrf_token node carries a token
 
   Scenario: An SPA starts a login flow and receives it as JSON
@@ -39,7 +39,7 @@ Feature: A real Kratos is under test, and its configuration keeps its promises
     Then Kratos answers 200 with the flow
     And it sets the CSRF cookie as the deployment configures it
     And the flow is a "browser" flow for "aal1", posting to its own id
-    And the flow's nodes are "csrf_token, identifier, password, method=password"
+    And the flow's nodes are the deployment's first login form
     And its csrf_token node carries a token
 
   Scenario: A native app starts a login flow and gets no cookie
@@ -48,7 +48,7 @@ Feature: A real Kratos is under test, and its configuration keeps its promises
     Then Kratos answers 200 with the flow
     And Kratos sets no cookie
     And the flow is an "api" flow for "aal1", posting to its own id
-    And the flow's nodes are "csrf_token, identifier, password, method=password"
+    And the flow's nodes are the deployment's first login form
     And its csrf_token node is empty
 
   @needs:admin-api @needs:totp

@@ -16,7 +16,17 @@ impl Client {
     /// session. A browser sent back to the login UI (wrong credentials, a
     /// refused identifier) fails here, with the exchange.
     pub async fn password_step(&mut self, identifier: &str, password: &str) -> Result<Exchange> {
-        let flow = self.start_and_load(FlowKind::Login, &[]).await?;
+        let mut flow = self.start_and_load(FlowKind::Login, &[]).await?;
+        if self.kratos.deployment.login_style == "identifier_first" {
+            // The identifier first, as the team's UI does; the flow comes back
+            // asking for the password.
+            let identified = self.submit_flow(&flow, json!({"method": "identifier_first", "identifier": identifier})).await?;
+            let expected = if self.kind == ClientKind::Browser { 303 } else { 400 };
+            if identified.status.as_u16() != expected {
+                return Err(check::failure(&identified, format!("the identifier step of a {} client failed with {}", self.kind, identified.status)));
+            }
+            flow = self.flow_from(FlowKind::Login, &identified).await?;
+        }
         let answer = self.submit_flow(&flow, json!({"method": "password", "identifier": identifier, "password": password})).await?;
         let accepted: &[u16] = match self.kind {
             ClientKind::Browser => &[303],

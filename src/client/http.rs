@@ -227,7 +227,7 @@ pub struct Http {
 impl Http {
     pub fn new(with_cookies: bool, transcript: Transcript, timeout: Duration) -> Self {
         let jar = with_cookies.then(|| Arc::new(CookieStoreMutex::new(CookieStore::default())));
-        let mut builder = reqwest::Client::builder()
+        let mut builder = crate::kratos::names::resolve(reqwest::Client::builder())
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())

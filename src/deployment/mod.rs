@@ -243,7 +243,15 @@ pub struct Deployment {
     pub verification: Verification,
     pub recovery_enabled: bool,
     pub registration_enabled: bool,
+    /// `selfservice.flows.registration.enable_legacy_one_step`: the traits and
+    /// the password in one form, not two steps.
+    pub registration_one_step: bool,
+    /// `selfservice.flows.login.style`: `unified` (the password form at once)
+    /// or `identifier_first` (the identifier, then the password).
+    pub login_style: String,
     pub cors: Cors,
+    /// What `/admin/version` reports, once the instance runs.
+    pub kratos_version: Option<String>,
 }
 
 impl Deployment {
@@ -401,6 +409,9 @@ impl Deployment {
             },
             recovery_enabled: c.bool("selfservice.flows.recovery.enabled").unwrap_or(false),
             registration_enabled: c.bool("selfservice.flows.registration.enabled").unwrap_or(true),
+            registration_one_step: c.bool("selfservice.flows.registration.enable_legacy_one_step").unwrap_or(false),
+            login_style: text("selfservice.flows.login.style", "unified"),
+            kratos_version: None,
             cors: Cors {
                 enabled: c.bool("serve.public.cors.enabled").unwrap_or(false),
                 allowed_origins: cors_origins,
@@ -509,10 +520,15 @@ impl Deployment {
         );
         let _ = writeln!(
             out,
-            "    flows: login {}, registration {} ({}), settings {}; verification {}, recovery {}",
+            "    flows: login {} ({}), registration {} ({}), settings {}; verification {}, recovery {}",
             human(self.lifespans.login),
+            self.login_style.replace('_', " "),
             human(self.lifespans.registration),
-            if self.registration_enabled { "enabled" } else { "disabled" },
+            match (self.registration_enabled, self.registration_one_step) {
+                (false, _) => "disabled",
+                (true, true) => "one step",
+                (true, false) => "two steps",
+            },
             human(self.lifespans.settings),
             on(self.verification.enabled),
             on(self.recovery_enabled)

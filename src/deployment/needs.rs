@@ -17,6 +17,8 @@
 //! | `@needs:schema-without-totp-account-name` | an identity schema without `totp.account_name` |
 //! | `@needs:pinned-kratos` | the Kratos the suite built or pulled at its pinned version |
 //! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
+//! | `@login-style:unified`, `@login-style:identifier_first` | `selfservice.flows.login.style` |
+//! | `@registration-steps:two`, `@registration-steps:one` | two-step registration, or `enable_legacy_one_step` |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -45,6 +47,8 @@ pub struct Needs {
     pub schema_without_account_name: bool,
     pub pinned_kratos: bool,
     pub versions: Vec<(Ordering, bool, String)>,
+    pub login_style: Option<String>,
+    pub registration_one_step: Option<bool>,
     pub each_password_identifier: bool,
 }
 
@@ -92,6 +96,18 @@ impl Needs {
             self.versions.push(parse_version_requirement(requirement).ok_or_else(|| {
                 format!("@kratos:{requirement}: write a version requirement as >=v25.4.0, <v25.4.0, =v1.3.1")
             })?);
+        } else if let Some(style) = tag.strip_prefix("login-style:") {
+            if !matches!(style, "unified" | "identifier_first") {
+                return Err(format!("@{tag}: the login style is unified or identifier_first"));
+            }
+            self.login_style.get_or_insert(style.to_string());
+        } else if let Some(steps) = tag.strip_prefix("registration-steps:") {
+            let one = match steps {
+                "one" => true,
+                "two" => false,
+                _ => return Err(format!("@{tag}: registration has one or two steps")),
+            };
+            self.registration_one_step.get_or_insert(one);
         } else if tag == "each:password-identifier" {
             self.each_password_identifier = true;
         }
@@ -149,6 +165,21 @@ impl Needs {
                     "it describes selfservice.flows.settings.required_aal: {}, the deployment has {}",
                     rule.name(),
                     deployment.settings_required_aal.name()
+                ));
+            }
+        }
+        if let Some(style) = &self.login_style {
+            if *style != deployment.login_style {
+                reasons.push(format!("it describes the {} login, the deployment's is {} (selfservice.flows.login.style)", style.replace('_', "-"), deployment.login_style.replace('_', "-")));
+            }
+        }
+        if let Some(one) = self.registration_one_step {
+            if one != deployment.registration_one_step {
+                let steps = |one: bool| if one { "one-step" } else { "two-step" };
+                reasons.push(format!(
+                    "it describes {} registration, the deployment's is {} (selfservice.flows.registration.enable_legacy_one_step)",
+                    steps(one),
+                    steps(deployment.registration_one_step)
                 ));
             }
         }

@@ -137,7 +137,10 @@ pub async fn start(reference: &str, launch: &Launch, timeout: Duration) -> Resul
     loop {
         attempts += 1;
         let (public_port, admin_port) = (free_port()?, free_port()?);
-        let public_url = loopback_url(public_port);
+        let public_url = match &launch.public_host {
+            Some(host) => Url::parse(&format!("http://{host}:{public_port}/")).expect("a host name makes a valid URL"),
+            None => loopback_url(public_port),
+        };
         let admin_url = loopback_url(admin_port);
         let request = KratosImage::new(reference)
             .with_launch(launch)?

@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod engine;
+pub mod names;
 pub mod overrides;
 pub mod ownership;
 pub mod process;
@@ -383,6 +384,9 @@ impl Instances {
             Backend::External => self.connect_external(spec, config, schemas).await,
         }?;
         kratos.version = admin_version(&kratos.admin("admin/version")).await;
+        if let Some(deployment) = Arc::get_mut(&mut kratos.deployment) {
+            deployment.kratos_version = kratos.version.clone();
+        }
         kratos.facts = RunFacts {
             admin_api_reachable: kratos.version.is_some(),
             pinned_kratos: self.runs_pinned_build() && kratos.version.as_deref() == Some(pinned_version()),
@@ -554,6 +558,9 @@ pub struct Launch {
     /// Environment overrides except the addresses, which each backend adds.
     pub env: Vec<overrides::Override>,
     pub schemas: Vec<IdentitySchema>,
+    /// The host to reach Kratos at, where its cookies need one ([`names`]);
+    /// otherwise 127.0.0.1.
+    pub public_host: Option<String>,
 }
 
 impl Launch {
@@ -573,7 +580,8 @@ impl Launch {
         }
         let mut env = overrides::not_under_test();
         env.extend(overrides::derivations(&spec.derived));
-        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec() }
+        let public_host = dir.load(spec.variant.as_deref()).ok().and_then(|config| names::public_host(&config));
+        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host }
     }
 }
 

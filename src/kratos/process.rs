@@ -31,7 +31,8 @@ pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
         )));
     }
     let (public_port, admin_port) = (free_port()?, free_port()?);
-    let public_url = Url::parse(&format!("http://127.0.0.1:{public_port}/")).expect("valid URL");
+    let host = launch.public_host.as_deref().unwrap_or("127.0.0.1");
+    let public_url = Url::parse(&format!("http://{host}:{public_port}/")).expect("valid URL");
     let admin_url = Url::parse(&format!("http://127.0.0.1:{admin_port}/")).expect("valid URL");
     let logs = run_log_dir()?;
     let log = logs.join(format!("{}-{public_port}.log", launch.name.replace(['/', ' '], "_")));

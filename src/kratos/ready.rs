@@ -34,7 +34,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<String>>,
 {
-    let http = reqwest::Client::builder()
+    let http = super::names::resolve(reqwest::Client::builder())
         .timeout(PROBE_TIMEOUT)
         .connect_timeout(PROBE_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

@@ -129,6 +129,40 @@ async fn submit_to_unknown_login_flow(world: &mut ConformanceWorld, identifier: 
     Ok(())
 }
 
+/// Where the login asks for the identifier first: the identifier alone.
+#[when(regex = r"^it submits (the identifier|an unknown identifier) alone$")]
+async fn submits_identifier_alone(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let identifier = if which == "the identifier" {
+        let person = world.identity()?.person.clone();
+        world.identifier_of(&person)?
+    } else {
+        format!("nobody.{}@{}", kratos_conformance::identity::generate::nonce(10), world.deployment().await?.team.mail_domain())
+    };
+    world.submit_to_flow(None, json!({"method": "identifier_first", "identifier": identifier}), Csrf::FromFlow, &[]).await
+}
+
+/// The second screen of an identifier-first login: the password, with the
+/// identifier kept as a hidden input.
+#[then("the flow asks for the password, with the identifier hidden")]
+async fn asks_for_password_identifier_hidden(world: &mut ConformanceWorld) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let flow = world.flow()?;
+    check::equals(&exchange, "the visible nodes", vec!["password".to_string(), "method=password".into()], flow.visible_node_names_of(&["default", "password", "identifier_first"]))?;
+    check::equals(&exchange, "the hidden nodes", vec!["csrf_token".to_string(), "identifier".into()], flow.hidden_node_names_of(&["default", "password", "identifier_first"]))
+}
+
+/// The first form of a login flow, by the deployment's login style.
+#[then("the flow's nodes are the deployment's first login form")]
+async fn first_login_form(world: &mut ConformanceWorld) -> Result<()> {
+    let expected: &[&str] = if world.deployment().await?.login_style == "identifier_first" {
+        &["csrf_token", "identifier", "method=identifier_first"]
+    } else {
+        &["csrf_token", "identifier", "password", "method=password"]
+    };
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    check::node_names(&exchange, world.flow()?, expected)
+}
+
 #[when("the browser loses its cookies")]
 async fn loses_cookies(world: &mut ConformanceWorld) -> Result<()> {
     world.client()?.http.clear_cookies();
