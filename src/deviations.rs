@@ -41,6 +41,30 @@ pub fn check(features_dir: &Path, ledger: &Path) -> Result<Vec<Deviation>, Strin
     if problems.is_empty() { Ok(entries) } else { Err(problems.join("\n")) }
 }
 
+/// What a run says about the known deviations: one seen on a Kratos version the
+/// ledger does not list yet, or one whose scenario failed (Kratos may have
+/// fixed it).
+pub fn notes(ledger: &[Deviation], outcomes: &[crate::report::outcomes::Outcome], version: Option<&str>) -> Vec<String> {
+    use crate::report::outcomes::Status;
+    let mut notes = Vec::new();
+    for entry in ledger {
+        let runs: Vec<&crate::report::outcomes::Outcome> =
+            outcomes.iter().filter(|o| o.scenario == entry.scenario || o.scenario.starts_with(&format!("{} (", entry.scenario))).collect();
+        if runs.iter().any(|o| matches!(o.status, Status::Failed { .. })) {
+            notes.push(format!(
+                "the known deviation \"{}\" failed: if Kratos {} no longer behaves this way, remove its @deviation tag and its entry in features/deviations.yml",
+                entry.scenario,
+                version.unwrap_or("(of unknown version)")
+            ));
+        } else if let Some(version) = version {
+            if runs.iter().any(|o| o.status == Status::Passed) && !entry.kratos.iter().any(|v| v == version) {
+                notes.push(format!("the known deviation \"{}\" was seen on Kratos {version}, which features/deviations.yml does not list for it yet: add it", entry.scenario));
+            }
+        }
+    }
+    notes
+}
+
 /// The names of the scenarios tagged (directly, or through their rule or feature) `@deviation`.
 fn deviation_scenarios(features_dir: &Path) -> Result<BTreeSet<String>, String> {
     let mut names = BTreeSet::new();

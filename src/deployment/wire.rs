@@ -111,6 +111,16 @@ impl Deployment {
         self.verification.enabled && self.registration_hooks().iter().any(|h| h == "show_verification_ui")
     }
 
+    fn settings_hooks(&self, method: &str) -> Vec<String> {
+        self.config
+            .get(&format!("selfservice.flows.settings.after.{method}.hooks"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.get("hook").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    }
+
     fn registration_hooks(&self) -> Vec<String> {
         let hooks = self
             .config
@@ -124,13 +134,34 @@ impl Deployment {
             .collect()
     }
 
-    /// The `show_verification_ui` items Kratos adds for these unverified
-    /// addresses (`with_url`: browser flows carry the UI URL). The flow ids are
-    /// Kratos' own; `flow_ids` gives them, in order, from the answer.
-    pub fn verification_items(&self, addresses: &[String], flow_ids: &[String], with_url: bool) -> Vec<Value> {
+    /// The `show_verification_ui` items Kratos adds to a registration or a
+    /// settings submit (`method`) for these unverified addresses (`with_url`:
+    /// browser flows carry the UI URL). The flow ids are Kratos' own; `flow_ids`
+    /// gives them, in order, from the answer.
+    ///
+    /// Up to v1.3.1 every unverified address gets one. Since v25.4.0
+    /// (ory/kratos#4402) only the `show_verification_ui` hook adds one, for the
+    /// first address (registration; settings only for the profile method),
+    /// unless `feature_flags.legacy_continue_with_verification_ui` is on.
+    pub fn verification_items(&self, addresses: &[String], flow_ids: &[String], with_url: bool, method: Option<&str>) -> Vec<Value> {
         if !self.verification.enabled {
             return Vec::new();
         }
+        let legacy = self
+            .kratos_version
+            .as_deref()
+            .is_none_or(|v| super::needs::compare_versions(v, "v25.4.0") == std::cmp::Ordering::Less)
+            || self.config.bool("feature_flags.legacy_continue_with_verification_ui").unwrap_or(false);
+        let addresses: &[String] = if legacy {
+            addresses
+        } else {
+            let hooked = match method {
+                None => self.registration_hooks().iter().any(|h| h == "show_verification_ui"),
+                Some("profile") => self.settings_hooks("profile").iter().any(|h| h == "show_verification_ui"),
+                Some(_) => false,
+            };
+            if hooked { &addresses[..addresses.len().min(1)] } else { &[] }
+        };
         addresses
             .iter()
             .zip(flow_ids.iter().map(Some).chain(std::iter::repeat(None)))

@@ -150,7 +150,7 @@ async fn registration_completes(world: &mut ConformanceWorld) -> Result<()> {
     if kind == ClientKind::Spa {
         expected.push(json!({"action": "redirect_browser_to", "redirect_browser_to": deployment.after_registration_url()}));
     }
-    expected.extend(deployment.verification_items(&addresses, &ids, kind == ClientKind::Spa));
+    expected.extend(deployment.verification_items(&addresses, &ids, kind == ClientKind::Spa, None));
     if let (ClientKind::Native, Some(token)) = (kind, &token) {
         expected.push(json!({"action": "set_ory_session_token", "ory_session_token": token}));
     }

@@ -191,7 +191,8 @@ async fn settings_verification(world: &mut ConformanceWorld, flow: &Value, with_
         .filter_map(|item| item.pointer("/flow/id").and_then(Value::as_str).map(str::to_string))
         .collect();
     let pending = std::mem::take(&mut world.pending_addresses);
-    Ok(deployment.verification_items(&pending, &ids, with_url))
+    let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
+    Ok(deployment.verification_items(&pending, &ids, with_url, Some(&method)))
 }
 
 #[then(expr = "Kratos answers {int} with the error {word}")]
