@@ -29,7 +29,17 @@ const SENSITIVE_FIELDS: &[&str] = &[
 /// Headers whose values are secrets (cookies keep their names and attributes).
 const SENSITIVE_HEADERS: &[&str] = &["x-session-token", "authorization", "cookie", "set-cookie"];
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// The registered secrets, and an automaton that finds all of them in one pass
+/// over a text (a run registers thousands: every flow's CSRF token, every
+/// cookie value), rebuilt when a secret is added.
+struct Registry {
+    secrets: Vec<String>,
+    known: std::collections::BTreeSet<String>,
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+static SECRETS: RwLock<Registry> =
+    RwLock::new(Registry { secrets: Vec::new(), known: std::collections::BTreeSet::new(), finder: None });
 
 /// Registers a secret: from now on it is replaced in every text this module
 /// redacts. Values too short to be told apart from ordinary text are ignored.
@@ -38,12 +48,36 @@ pub fn register(secret: impl Into<String>) {
     if secret.len() < 6 {
         return;
     }
-    let mut secrets = SECRETS.write().expect("not poisoned");
-    if !secrets.contains(&secret) {
-        secrets.push(secret);
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    if SECRETS.read().expect("not poisoned").known.contains(&secret) {
+        return;
     }
+    let mut registry = SECRETS.write().expect("not poisoned");
+    if registry.known.insert(secret.clone()) {
+        registry.secrets.push(secret);
+        registry.finder = None;
+    }
+}
+
+/// Replaces every registered secret in `text` in one pass; where secrets
+/// overlap, the longest wins, so a secret that contains another goes whole.
+fn replace_secrets(text: &str) -> String {
+    {
+        let registry = SECRETS.read().expect("not poisoned");
+        if registry.secrets.is_empty() {
+            return text.to_string();
+        }
+        if let Some(finder) = &registry.finder {
+            return finder.replace_all(text, &vec![REDACTED; registry.secrets.len()]);
+        }
+    }
+    let mut registry = SECRETS.write().expect("not poisoned");
+    let finder = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&registry.secrets)
+        .expect("secrets make an automaton");
+    let out = finder.replace_all(text, &vec![REDACTED; registry.secrets.len()]);
+    registry.finder = Some(finder);
+    out
 }
 
 /// The TOTP QR code: an image whose content is the whole otpauth URL, secret
@@ -55,14 +89,8 @@ pub const QR_PLACEHOLDER: &str = "data:image/png;base64,[redacted: the QR code o
 /// Replaces every registered secret in `text`, and any PNG data URI (the QR code
 /// of a TOTP secret).
 pub fn text(text: &str) -> String {
-    let secrets = SECRETS.read().expect("not poisoned");
-    let mut out = QR_IMAGE.replace_all(text, QR_PLACEHOLDER).into_owned();
-    for secret in secrets.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), REDACTED);
-        }
-    }
-    out
+    let out = QR_IMAGE.replace_all(text, QR_PLACEHOLDER);
+    replace_secrets(&out)
 }
 
 /// A header value with its secret parts replaced: for cookies the value, keeping
@@ -92,44 +120,33 @@ fn cookie_pair(pair: &str) -> String {
     }
 }
 
-/// Registers every secret a JSON document carries, as [`json`] would redact it:
-/// values of sensitive fields and inputs (a flow's CSRF token), the TOTP secret
-/// and recovery codes of node texts. Every response the suite receives passes
-/// here, so a secret is known before any message can carry it.
+/// Registers every secret a JSON document carries, by the rules [`json`]
+/// redacts with: values of sensitive fields and inputs (a flow's CSRF token),
+/// the TOTP secret and recovery codes of node texts. Every response the suite
+/// receives passes here, so a secret is known before any message can carry it.
+/// (It only collects: searching text happens when something is printed.)
 pub fn register_from_json(value: &Value) {
-    let original = value.to_string();
-    let redacted = json(value).to_string();
-    if original == redacted {
-        return;
-    }
-    // The strings that redaction replaced are the secrets.
-    collect_replaced(value, &self::json(value));
-}
-
-fn collect_replaced(original: &Value, redacted: &Value) {
-    match (original, redacted) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (key, value) in a {
-                if let Some(other) = b.get(key) {
-                    collect_replaced(value, other);
+    match value {
+        Value::Object(map) => {
+            let sensitive_input = map.get("name").and_then(Value::as_str).is_some_and(|n| SENSITIVE_FIELDS.contains(&n));
+            for (key, field) in map {
+                let is_secret = SENSITIVE_FIELDS.contains(&key.as_str()) || (sensitive_input && key == "value");
+                match field {
+                    Value::String(s) if is_secret => register(s.clone()),
+                    Value::Number(n) if is_secret => register(n.to_string()),
+                    _ => register_from_json(field),
                 }
             }
         }
-        (Value::Array(a), Value::Array(b)) => a.iter().zip(b).for_each(|(x, y)| collect_replaced(x, y)),
-        (Value::String(a), Value::String(b)) if b == REDACTED && a != b => register(a.clone()),
-        (Value::Number(n), Value::String(b)) if b == REDACTED => register(n.to_string()),
+        Value::Array(items) => items.iter().for_each(register_from_json),
         _ => {}
-    }
-    // A text node's context: `{"secret": ...}` or `{"secrets": [{"context": {"secret": ...}}]}`.
-    if let Some(secret) = original.pointer("/context/secret").and_then(Value::as_str) {
-        register(secret);
     }
 }
 
 /// Every secret registered so far (for the suite's own redaction test, which
 /// greps the reports for them; nothing else reads this).
 pub fn registered() -> Vec<String> {
-    SECRETS.read().expect("not poisoned").clone()
+    SECRETS.read().expect("not poisoned").secrets.clone()
 }
 
 /// A JSON document with the values of sensitive fields replaced, and the TOTP

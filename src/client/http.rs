@@ -311,6 +311,9 @@ impl Http {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| anyhow::anyhow!("reading the response body failed: {e}"))?.to_vec();
+        // Kratos has answered: the next request may go, while this one is looked at.
+        drop(_turn);
         // Cookie values are secrets wherever they turn up later (a Kratos log
         // line with leak_sensitive_values on, an error message).
         for cookie in headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
@@ -318,7 +321,6 @@ impl Http {
                 redact::register(value);
             }
         }
-        let body = response.bytes().await.map_err(|e| anyhow::anyhow!("reading the response body failed: {e}"))?.to_vec();
         if let Ok(json) = serde_json::from_slice::<Value>(&body) {
             redact::register_from_json(&json);
         }

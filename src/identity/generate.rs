@@ -46,13 +46,23 @@ pub struct Generator<'a> {
     schema: &'a IdentitySchema,
     pins: &'a BTreeMap<String, TraitPin>,
     mail_domain: &'a str,
-    validator: Option<jsonschema::Validator>,
+    validator: Option<std::sync::Arc<jsonschema::Validator>>,
 }
+
+/// Validators by schema document: compiling one takes longer than generating
+/// many identities, and a run generates hundreds for the same few schemas.
+static VALIDATORS: LazyLock<Mutex<std::collections::HashMap<String, Option<std::sync::Arc<jsonschema::Validator>>>>> = LazyLock::new(Default::default);
 
 impl<'a> Generator<'a> {
     pub fn new(schema: &'a IdentitySchema, pins: &'a BTreeMap<String, TraitPin>, mail_domain: &'a str) -> Generator<'a> {
         // Kratos validates traits against the whole identity schema as `{traits: ...}`.
-        let validator = jsonschema::options().should_validate_formats(true).build(&schema.document).ok();
+        let key = schema.document.to_string();
+        let validator = VALIDATORS
+            .lock()
+            .expect("not poisoned")
+            .entry(key)
+            .or_insert_with(|| jsonschema::options().should_validate_formats(true).build(&schema.document).ok().map(std::sync::Arc::new))
+            .clone();
         Generator { schema, pins, mail_domain, validator }
     }
 

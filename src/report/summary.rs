@@ -38,8 +38,17 @@ pub fn counts(outcomes: &[Outcome]) -> Vec<(String, Counts)> {
     per_feature
 }
 
+/// Where a run's wall time went.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    /// From the start to every instance ready and the plan made.
+    pub ready: Duration,
+    pub scenarios: Duration,
+    pub documentation: Duration,
+}
+
 /// The text printed at the end of the run.
-pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, reports: &Path) -> String {
+pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phases: Phases, reports: &Path) -> String {
     let mut out = String::from("\nkratos-conformance summary\n");
     let started = instances.started();
     let version = started.iter().find_map(|k| k.version.clone()).unwrap_or_else(|| "of unknown version (its admin API did not answer)".into());
@@ -85,6 +94,14 @@ pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, repor
             }
         }
     }
-    let _ = writeln!(out, "  wall time {:.1?}; reports in {}", wall, reports.display());
+    let _ = writeln!(
+        out,
+        "  wall time {:.1?} (Kratos ready {:.1?}, scenarios {:.1?}, flow documentation {:.1?}); reports in {}",
+        wall,
+        phases.ready,
+        phases.scenarios,
+        phases.documentation,
+        reports.display()
+    );
     out
 }

@@ -98,6 +98,7 @@ async fn run(settings: Settings) -> ExitCode {
         return ExitCode::from(2);
     }
     plan.finalize(instances);
+    let ready_at = wall.elapsed();
     print_deployment(instances, &plan);
     let only_smoke = plan.only_smoke_applies(&selection);
 
@@ -162,14 +163,17 @@ async fn run(settings: Settings) -> ExitCode {
         .filter_run(features, move |feature, _rule, scenario| for_filter.selects(feature, scenario))
         .await;
     progress.abort();
+    let scenarios_done = wall.elapsed();
     shut_down(instances).await;
 
     finish_docs(instances, &selection);
+    let docs_done = wall.elapsed();
     let outcomes = outcomes::all();
     if let Err(e) = junit::write(&reports.join("junit.xml"), &outcomes) {
         eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
     }
-    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), &reports));
+    let phases = summary::Phases { ready: ready_at, scenarios: scenarios_done.saturating_sub(ready_at), documentation: docs_done.saturating_sub(scenarios_done) };
+    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, &reports));
     let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
     let version = instances.started().iter().find_map(|k| k.version.clone());
     for note in deviations::notes(&ledger, &outcomes, version.as_deref()) {
