@@ -215,41 +215,6 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | SPA     | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with a session and a session token, continuing with nothing                       |
 
-  @needs:admin-api @needs:totp
-  Rule: Logging out ends the session
-
-    Scenario: A browser logs out through the logout URL Kratos gives it
-      Given an identity with a password and a paired authenticator app
-      And a browser client signed in with the password and the TOTP code
-      When it asks for a logout URL
-      Then Kratos answers 200 with a logout token and a logout URL
-      When it follows the logout URL
-      Then Kratos answers 303 to the logout return URL
-      And it expires the session cookie as the deployment configures it
-      And it sets the CSRF cookie as the deployment configures it
-      And whoami refuses the client's session with 401
-
-    Scenario: An SPA logs out through the logout URL Kratos gives it
-      Given an identity with a password and a paired authenticator app
-      And an SPA client signed in with the password and the TOTP code
-      When it asks for a logout URL
-      Then Kratos answers 200 with a logout token and a logout URL
-      When it follows the logout URL
-      Then Kratos answers 204
-      And whoami refuses the client's session with 401
-
-    Scenario: A native app logs out with its session token
-      Given an identity with a password and a paired authenticator app
-      And a native client signed in with the password and the TOTP code
-      When it logs out with its session token
-      Then Kratos answers 204
-      And whoami refuses the client's session with 401
-
-    Scenario: A native app cannot log out with a token Kratos never issued
-      Given a native client
-      When it logs out with the session token "ory_st_notatokenkratoseverissued000"
-      Then Kratos answers 403 with an error without id, whose reason is "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
-
   @needs:admin-api @needs:lookup_secret
   Rule: A recovery code (lookup secret) is a second factor too, and works once
 

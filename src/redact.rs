@@ -24,7 +24,12 @@ const SENSITIVE_FIELDS: &[&str] = &[
     "secret",
     "totp_url",
     "session_token_exchange_code",
+    "recovery_code",
 ];
+
+/// Fields that are secrets where they hold text: a recovery flow's `code` (a
+/// number there is an error's status code, `"code": 403`).
+const SENSITIVE_TEXT_FIELDS: &[&str] = &["code"];
 
 /// Headers whose values are secrets (cookies keep their names and attributes).
 const SENSITIVE_HEADERS: &[&str] = &["x-session-token", "authorization", "cookie", "set-cookie"];
@@ -46,6 +51,11 @@ static SECRETS: RwLock<Registry> =
 pub fn register(secret: impl Into<String>) {
     let secret = secret.into();
     if secret.len() < 6 {
+        return;
+    }
+    // A short run of digits (a one-time code) turns up inside ids, times and
+    // hashes too: such a value is redacted by the field that carries it only.
+    if secret.len() < 10 && secret.bytes().all(|b| b.is_ascii_digit()) {
         return;
     }
     if SECRETS.read().expect("not poisoned").known.contains(&secret) {
@@ -171,8 +181,9 @@ fn redact_json(value: &mut Value) {
                 let is_secret = SENSITIVE_FIELDS.contains(&key.as_str())
                     || (sensitive_input && key == "value")
                     || (secret_text && key == "text");
+                let secret_text_field = SENSITIVE_TEXT_FIELDS.contains(&key.as_str());
                 match field {
-                    Value::String(s) if is_secret && !s.is_empty() => *s = REDACTED.to_string(),
+                    Value::String(s) if (is_secret || secret_text_field) && !s.is_empty() => *s = REDACTED.to_string(),
                     Value::Number(_) if is_secret => *field = Value::String(REDACTED.to_string()),
                     _ => redact_json(field),
                 }
@@ -188,7 +199,9 @@ fn redact_json(value: &mut Value) {
 pub fn form(body: &str) -> String {
     body.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, value)) if SENSITIVE_FIELDS.contains(&name) && !value.is_empty() => format!("{name}={REDACTED}"),
+            Some((name, value)) if (SENSITIVE_FIELDS.contains(&name) || SENSITIVE_TEXT_FIELDS.contains(&name)) && !value.is_empty() => {
+                format!("{name}={REDACTED}")
+            }
             _ => text(pair),
         })
         .collect::<Vec<_>>()

@@ -52,6 +52,19 @@ pub struct ConformanceWorld {
     pub used_recovery_code: Option<String>,
     /// The client a scenario had before it started "another" one.
     pub first_client: Option<Client>,
+    /// A client of the identity (or of another identity) signed in on another
+    /// device: the session the scenario's client must not reach, or may.
+    pub other_device: Option<Client>,
+    /// The native app that enrolled the identity's second factors (still
+    /// signed in, at AAL2 once it paired an app or confirmed recovery codes).
+    pub enrollment_device: Option<Client>,
+    /// The credentials the client held when the scenario kept them, to replay
+    /// after Kratos ended the session (what an attacker who copied them does).
+    pub kept_credentials: Option<crate::client::Credentials>,
+    /// When the client's session ends at the latest: its password step's answer
+    /// plus the deployment's session lifespan (what the suite knows, not what
+    /// Kratos reports).
+    pub session_deadline: Option<std::time::SystemTime>,
     /// Every identity the scenario created, deleted when it ends, and the people
     /// behind all of them (for the recorded documentation's placeholders).
     pub created_identities: Vec<String>,

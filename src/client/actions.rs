@@ -96,6 +96,14 @@ impl Client {
         self.http.send(super::with_accept(request, "application/json")).await
     }
 
+    /// The same, with `return_to`.
+    pub async fn logout_url_returning(&self, return_to: &str) -> Result<Exchange> {
+        let mut url = self.kratos.public("self-service/logout/browser");
+        url.query_pairs_mut().append_pair("return_to", return_to);
+        let request = self.request(reqwest::Method::GET, url, super::Body::Empty);
+        self.http.send(super::with_accept(request, "application/json")).await
+    }
+
     /// `DELETE /self-service/logout/api` with `{"session_token": ...}`.
     pub async fn logout_token(&self, token: &str) -> Result<Exchange> {
         let body = super::Body::Json(json!({"session_token": token}));

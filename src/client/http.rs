@@ -238,6 +238,14 @@ impl Http {
         Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout, gate: None }
     }
 
+    /// The same client without its cookie jar (same transcript, timeout and
+    /// gate): for requests that must carry only the credentials a scenario gives.
+    pub fn without_cookies(&self) -> Http {
+        let mut plain = Http::new(false, self.transcript.clone(), self.timeout);
+        plain.gate = self.gate.clone();
+        plain
+    }
+
     /// Sends every request through `gate` (see [`crate::kratos::Kratos::gate`]).
     pub fn with_gate(mut self, gate: Arc<Semaphore>) -> Self {
         self.gate = Some(gate);
@@ -355,6 +363,28 @@ impl Http {
 
     pub fn has_cookie_jar(&self) -> bool {
         self.jar.is_some()
+    }
+
+    /// The `Cookie` header the jar would send to `url` now.
+    pub fn cookie_header_for(&self, url: &Url) -> Option<String> {
+        self.cookie_header(url)
+    }
+
+    /// Drops one cookie from the jar, as a browser whose cookie was deleted
+    /// (or never sent by a proxy).
+    pub fn remove_cookie(&self, url: &Url, name: &str) {
+        if let Some(jar) = &self.jar {
+            let mut store = jar.lock().expect("not poisoned");
+            let found: Vec<(String, String)> = store
+                .matches(url)
+                .into_iter()
+                .filter(|c| c.name() == name)
+                .map(|c| (String::from(&c.domain), String::from(&c.path)))
+                .collect();
+            for (domain, path) in found {
+                store.remove(&domain, &path, name);
+            }
+        }
     }
 
     fn cookie_header(&self, url: &Url) -> Option<String> {

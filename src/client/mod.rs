@@ -14,6 +14,7 @@ pub mod flow;
 pub mod http;
 mod actions;
 mod enroll;
+mod sessions;
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +26,7 @@ use serde_json::{Map, Value};
 pub use error::KratosError;
 pub use flow::{Flow, Message, Node};
 pub use http::{Body, Exchange, Http, Late, Request, Transcript};
+pub use sessions::Credentials;
 
 use crate::kratos::Kratos;
 
@@ -109,12 +111,27 @@ impl Client {
 
     /// `GET /self-service/<flow>/browser` (browser, SPA) or `/api` (native).
     pub async fn start_flow(&self, flow: FlowKind, query: &[(&str, &str)]) -> anyhow::Result<Exchange> {
+        self.start_flow_with(flow, query, &[]).await
+    }
+
+    /// The same, with extra headers (a cookie replayed as it was kept).
+    pub async fn start_flow_with(&self, flow: FlowKind, query: &[(&str, &str)], headers: &[(String, String)]) -> anyhow::Result<Exchange> {
         let endpoint = if self.kind == ClientKind::Native { "api" } else { "browser" };
         let mut url = self.kratos.public(&format!("self-service/{}/{endpoint}", flow.path()));
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        self.http.send(self.request(Method::GET, url, Body::Empty)).await
+        let mut request = self.request(Method::GET, url, Body::Empty);
+        for (name, value) in headers {
+            request = request.header(name, value.clone());
+        }
+        self.http.send(request).await
+    }
+
+    /// Any request to Kratos with this client's credentials, as JSON.
+    pub async fn send_json(&self, method: Method, url: url::Url) -> anyhow::Result<Exchange> {
+        let request = self.request(method, url, Body::Empty);
+        self.http.send(with_accept(request, JSON)).await
     }
 
     /// `GET /self-service/<flow>/flows?id=`, as a UI fetches a flow (always JSON).

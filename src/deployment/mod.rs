@@ -79,17 +79,22 @@ pub enum Derivation {
     ShortFlowLifespans,
     /// A sign-in counts as recent for [`SHORT_PRIVILEGED_SESSION`] only.
     ShortPrivilegedSession,
+    /// Sessions end [`SHORT_SESSION_LIFESPAN`] after they were authenticated.
+    ShortSessionLifespan,
 }
 
 /// The lifespan of the derived short-lived flows.
 pub const SHORT_LIFESPAN: Duration = Duration::from_secs(2);
 pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(1);
+/// Long enough for a password step and the start of an AAL2 flow (a few
+/// requests), short enough to be waited out.
+pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(3);
 /// The longest lifespan the suite waits out in a scenario (an external
 /// deployment's own short lifespans qualify up to this).
 pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
 
 impl Derivation {
-    pub const ALL: [Derivation; 2] = [Derivation::ShortFlowLifespans, Derivation::ShortPrivilegedSession];
+    pub const ALL: [Derivation; 3] = [Derivation::ShortFlowLifespans, Derivation::ShortPrivilegedSession, Derivation::ShortSessionLifespan];
 
     /// The settings it changes, as dotted keys and values.
     pub fn settings(self) -> Vec<(&'static str, Value)> {
@@ -103,6 +108,7 @@ impl Derivation {
             Derivation::ShortPrivilegedSession => {
                 vec![("selfservice.flows.settings.privileged_session_max_age", short(SHORT_PRIVILEGED_SESSION))]
             }
+            Derivation::ShortSessionLifespan => vec![("session.lifespan", short(SHORT_SESSION_LIFESPAN))],
         }
     }
 
@@ -111,6 +117,7 @@ impl Derivation {
         match self {
             Derivation::ShortFlowLifespans => "short-flow-lifespans",
             Derivation::ShortPrivilegedSession => "short-privileged-session",
+            Derivation::ShortSessionLifespan => "short-session-lifespan",
         }
     }
 
@@ -118,6 +125,7 @@ impl Derivation {
         match self {
             Derivation::ShortFlowLifespans => format!("login, registration and settings flows expire after {:?}", SHORT_LIFESPAN),
             Derivation::ShortPrivilegedSession => format!("privileged_session_max_age {:?}", SHORT_PRIVILEGED_SESSION),
+            Derivation::ShortSessionLifespan => format!("session.lifespan {:?}", SHORT_SESSION_LIFESPAN),
         }
     }
 }
@@ -206,6 +214,14 @@ pub struct Verification {
     pub registration_issues_session: bool,
 }
 
+/// What whoami tells a cache (`feature_flags.cacheable_sessions`): how long it
+/// may keep the session, at most `max_age` (`cacheable_sessions_max_age`).
+#[derive(Debug, Clone)]
+pub struct SessionCaching {
+    pub enabled: bool,
+    pub max_age: Option<Duration>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Cors {
     pub enabled: bool,
@@ -242,6 +258,8 @@ pub struct Deployment {
     pub csrf_cookie: CsrfCookie,
     pub verification: Verification,
     pub recovery_enabled: bool,
+    /// `selfservice.flows.recovery.use`: `code` or `link`.
+    pub recovery_use: String,
     pub registration_enabled: bool,
     /// `selfservice.flows.registration.enable_legacy_one_step`: the traits and
     /// the password in one form, not two steps.
@@ -250,6 +268,10 @@ pub struct Deployment {
     /// or `identifier_first` (the identifier, then the password).
     pub login_style: String,
     pub cors: Cors,
+    pub session_caching: SessionCaching,
+    /// `feature_flags.faster_session_extend`: the admin API's extend answers
+    /// 204 instead of the session.
+    pub faster_session_extend: bool,
     /// What `/admin/version` reports, once the instance runs.
     pub kratos_version: Option<String>,
 }
@@ -408,6 +430,7 @@ impl Deployment {
                 registration_issues_session: registration_hooks.iter().any(|h| h == "session"),
             },
             recovery_enabled: c.bool("selfservice.flows.recovery.enabled").unwrap_or(false),
+            recovery_use: text("selfservice.flows.recovery.use", defaults::RECOVERY_USE),
             registration_enabled: c.bool("selfservice.flows.registration.enabled").unwrap_or(true),
             registration_one_step: c.bool("selfservice.flows.registration.enable_legacy_one_step").unwrap_or(false),
             login_style: text("selfservice.flows.login.style", "unified"),
@@ -417,6 +440,14 @@ impl Deployment {
                 allowed_origins: cors_origins,
                 allow_credentials: c.bool("serve.public.cors.allow_credentials").unwrap_or(true),
             },
+            session_caching: SessionCaching {
+                enabled: c.bool("feature_flags.cacheable_sessions").unwrap_or(false),
+                max_age: match c.str("feature_flags.cacheable_sessions_max_age") {
+                    Some(_) => Some(duration("feature_flags.cacheable_sessions_max_age", "0s")?),
+                    None => None,
+                },
+            },
+            faster_session_extend: c.bool("feature_flags.faster_session_extend").unwrap_or(false),
             config,
             schemas,
         })

@@ -14,6 +14,8 @@
 //! | `@settings-aal:aal1`, `@settings-aal:highest_available` | `selfservice.flows.settings.required_aal` |
 //! | `@needs:short-flow-lifespans` | flows that expire within seconds (derived where the suite starts Kratos) |
 //! | `@needs:short-privileged-session` | a privileged session of seconds (derived likewise) |
+//! | `@needs:short-session-lifespan` | sessions that end within seconds (derived likewise) |
+//! | `@needs:recovery` | account recovery by code (`selfservice.flows.recovery`, `use: code`) |
 //! | `@needs:schema-without-totp-account-name` | an identity schema without `totp.account_name` |
 //! | `@needs:pinned-kratos` | the Kratos the suite built or pulled at its pinned version |
 //! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
@@ -44,6 +46,8 @@ pub struct Needs {
     pub settings_aal: Option<AalRule>,
     pub short_flow_lifespans: bool,
     pub short_privileged_session: bool,
+    pub short_session_lifespan: bool,
+    pub recovery: bool,
     pub schema_without_account_name: bool,
     pub pinned_kratos: bool,
     pub versions: Vec<(Ordering, bool, String)>,
@@ -79,6 +83,8 @@ impl Needs {
                 "admin-api" => self.admin_api = true,
                 "short-flow-lifespans" => self.short_flow_lifespans = true,
                 "short-privileged-session" => self.short_privileged_session = true,
+                "short-session-lifespan" => self.short_session_lifespan = true,
+                "recovery" => self.recovery = true,
                 "schema-without-totp-account-name" => self.schema_without_account_name = true,
                 "pinned-kratos" => self.pinned_kratos = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
@@ -123,6 +129,9 @@ impl Needs {
         }
         if self.short_privileged_session {
             derived.push(Derivation::ShortPrivilegedSession);
+        }
+        if self.short_session_lifespan {
+            derived.push(Derivation::ShortSessionLifespan);
         }
         derived
     }
@@ -196,6 +205,19 @@ impl Needs {
                 "its privileged session must end within {LONGEST_WAIT:?}, the deployment's lasts {:?} (the process and container backends derive such an instance)",
                 deployment.lifespans.privileged_session
             ));
+        }
+        if self.short_session_lifespan && deployment.lifespans.session > LONGEST_WAIT {
+            reasons.push(format!(
+                "its sessions must end within {LONGEST_WAIT:?} to be waited out, the deployment's last {:?} (the process and container backends derive such an instance)",
+                deployment.lifespans.session
+            ));
+        }
+        if self.recovery {
+            if !deployment.recovery_enabled {
+                reasons.push("account recovery is disabled (selfservice.flows.recovery.enabled)".into());
+            } else if deployment.recovery_use != "code" {
+                reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
+            }
         }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
             reasons.push("every identity schema names a TOTP account-name trait".into());

@@ -17,13 +17,19 @@ impl Deployment {
     /// pattern [`crate::check::cookie_attributes`] takes: `Expires=*` (a date),
     /// `Max-Age=a..b` (counted down from the expiry to the second).
     pub fn session_cookie_attributes(&self) -> String {
+        let lifespan = self.lifespans.session.as_secs();
+        self.session_cookie_attributes_lasting(lifespan.saturating_sub(1), lifespan)
+    }
+
+    /// The same, for a session that has `low..=high` seconds left (Kratos
+    /// counts the cookie's `Max-Age` down from the session's `expires_at`).
+    pub fn session_cookie_attributes_lasting(&self, low: u64, high: u64) -> String {
         let cookie = &self.session_cookie;
         let mut attributes = vec![format!("Path={}", cookie.path)];
         attributes.extend(cookie.domain.as_ref().map(|d| format!("Domain={d}")));
         if cookie.persistent {
-            let lifespan = self.lifespans.session.as_secs();
             attributes.push("Expires=*".into());
-            attributes.push(format!("Max-Age={}..{lifespan}", lifespan.saturating_sub(1)));
+            attributes.push(format!("Max-Age={low}..{high}"));
         }
         attributes.push("HttpOnly".into());
         if !self.dev {

@@ -143,6 +143,19 @@ impl AdminApi {
         .await
     }
 
+    /// The same, with metadata only the admin API may see (`metadata_admin`)
+    /// beside what the identity may see of itself (`metadata_public`).
+    pub async fn create_with_metadata(&self, person: &Person, schema_id: &str, public: Value, admin: Value) -> anyhow::Result<Exchange> {
+        self.create_raw(json!({
+            "schema_id": schema_id,
+            "traits": person.traits(),
+            "credentials": { "password": { "config": { "password": person.password } } },
+            "metadata_public": public,
+            "metadata_admin": admin,
+        }))
+        .await
+    }
+
     pub async fn create_raw(&self, body: Value) -> anyhow::Result<Exchange> {
         self.send(Method::POST, "admin/identities", Body::Json(body)).await
     }
@@ -174,6 +187,17 @@ impl AdminApi {
     /// `DELETE /admin/identities/{id}/credentials/{type}`.
     pub async fn delete_credential(&self, id: &str, kind: &str) -> anyhow::Result<Exchange> {
         self.send(Method::DELETE, &format!("admin/identities/{id}/credentials/{kind}"), Body::Empty).await
+    }
+
+    /// `PATCH /admin/sessions/{id}/extend`.
+    pub async fn extend_session(&self, id: &str) -> anyhow::Result<Exchange> {
+        self.send(Method::PATCH, &format!("admin/sessions/{id}/extend"), Body::Empty).await
+    }
+
+    /// `POST /admin/recovery/code`: a recovery code for the identity, and the
+    /// link to the recovery flow it is for (`flow_type` `browser` or `api`).
+    pub async fn create_recovery_code(&self, identity_id: &str, flow_type: &str) -> anyhow::Result<Exchange> {
+        self.send(Method::POST, "admin/recovery/code", Body::Json(json!({"identity_id": identity_id, "flow_type": flow_type}))).await
     }
 
     async fn send(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Exchange> {

@@ -87,6 +87,22 @@ async fn identity_with_password(world: &mut ConformanceWorld) -> Result<()> {
     Ok(())
 }
 
+/// Metadata the identity may see of itself, and metadata only the admin API may.
+#[given("an identity with a password and metadata for itself and for the admin")]
+async fn identity_with_metadata(world: &mut ConformanceWorld) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let schema_id = deployment.default_schema_id.clone();
+    let person = world.new_person(None).await?;
+    let public = super::session::public_metadata();
+    let admin = super::session::admin_metadata();
+    let exchange = world.admin().await?.create_with_metadata(&person, &schema_id, public, admin).await?;
+    check::status(&exchange, 201)?;
+    let id = exchange.json()?["id"].as_str().context("the created identity has no id")?.to_string();
+    world.created_identities.push(id.clone());
+    world.identity = Some(Identity { id, person, schema_id });
+    Ok(())
+}
+
 /// An identity of the first schema that names no `totp.account_name` trait.
 #[given("an identity with a password, of a schema without a TOTP account name")]
 async fn identity_without_account_name(world: &mut ConformanceWorld) -> Result<()> {
@@ -118,6 +134,7 @@ async fn identity_with_second_factors(world: &mut ConformanceWorld, factors: Str
     // The settings submits sent the verification of the identity's addresses.
     world.pending_addresses.clear();
     world.identity = Some(identity);
+    world.enrollment_device = Some(app);
     Ok(())
 }
 

@@ -22,7 +22,9 @@ async fn a_client(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> 
 async fn password_step_done(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
     let mut client = world.new_client(kind).await?;
     let person = world.identity()?.person.clone();
-    client.password_step(&world.identifier_of(&person)?, &person.password).await?;
+    let answer = client.password_step(&world.identifier_of(&person)?, &person.password).await?;
+    let lifespan = world.deployment().await?.lifespans.session;
+    world.session_deadline = Some(answer.at + answer.elapsed + lifespan);
     world.client = Some(client);
     Ok(())
 }
@@ -91,6 +93,16 @@ async fn starts_login_with(world: &mut ConformanceWorld, query: String) -> Resul
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let client = world.client()?.clone();
     let exchange = client.start_flow(FlowKind::Login, &pairs).await?;
+    load_started(world, FlowKind::Login, exchange).await
+}
+
+#[when(expr = "it starts a login flow with {string} with the credentials it kept")]
+async fn starts_login_with_kept(world: &mut ConformanceWorld, query: String) -> Result<()> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let headers = super::session::kept_headers(world)?;
+    let client = world.client()?.clone();
+    let exchange = client.start_flow_with(FlowKind::Login, &pairs, &headers).await?;
     load_started(world, FlowKind::Login, exchange).await
 }
 

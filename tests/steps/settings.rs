@@ -202,7 +202,7 @@ fn parse_fields(text: &str) -> Value {
 
 /// Sleeps until `deadline` (not at all if it has passed), never longer than the
 /// longest wait the suite allows a scenario.
-async fn wait_until(deadline: std::time::SystemTime) {
+pub(crate) async fn wait_until(deadline: std::time::SystemTime) {
     if let Ok(left) = deadline.duration_since(std::time::SystemTime::now()) {
         tokio::time::sleep(left.min(kratos_conformance::deployment::LONGEST_WAIT + EXPIRY_MARGIN)).await;
     }

@@ -69,6 +69,15 @@ async fn submit_code_with_header(world: &mut ConformanceWorld, header: String) -
     submit_late(world, code, Csrf::FromFlow, &[(name.to_string(), value.to_string())]).await
 }
 
+/// The code, presented with the credentials the client kept earlier (a cookie
+/// its jar has dropped since, replayed).
+#[when("it submits the TOTP code of the current step with the credentials it kept")]
+async fn submit_code_with_kept(world: &mut ConformanceWorld) -> Result<()> {
+    let code = world.authenticator()?.late_code(0, Some(world.last_totp_code.clone()));
+    let headers = super::session::kept_headers(world)?;
+    submit_late(world, code, Csrf::FromFlow, &headers).await
+}
+
 /// A body that is JSON but not an object, e.g. `42`.
 #[when(expr = "it submits the JSON body {string}")]
 async fn submit_json_body(world: &mut ConformanceWorld, body: String) -> Result<()> {
