@@ -294,29 +294,3 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
       And the admin API shows no TOTP credential
       When the admin API deletes the identity's "totp" credential
       Then Kratos answers 404 with an error without id, whose reason is "You tried to remove a totp but this user have no totp set up."
-
-  @needs:lookup_secret
-  Rule: Recovery codes (lookup secrets) are generated, revealed and confirmed in the settings flow
-
-    Scenario: A native client generates and confirms recovery codes
-      Given an identity with a password
-      And a native client signed in with the password
-      When it starts a settings flow
-      Then the flow's lookup_secret nodes are "lookup_secret_regenerate=true"
-      When it submits "lookup_secret_regenerate=true"
-      Then Kratos answers 200 with the flow
-      And the flow's lookup_secret nodes are "lookup_secret_codes, lookup_secret_confirm=true"
-      And the lookup_secret_codes node shows 12 codes of 8 lowercase letters and digits
-      When it submits "lookup_secret_confirm=true"
-      Then Kratos answers 200 with the flow, continuing with nothing
-      And the flow is in state "success" with the message 1050001
-      And the flow's lookup_secret nodes are "lookup_secret_reveal=true, lookup_secret_disable=true"
-      And the client has a session at "aal2" with the methods "password, lookup_secret"
-
-    Scenario: Confirming recovery codes that were never generated is refused
-      Given an identity with a password
-      And a native client signed in with the password
-      When it starts a settings flow
-      And it submits "lookup_secret_confirm=true"
-      Then Kratos answers 400 with the flow
-      And the flow has the message 4000001 saying "You must (re-)generate recovery backup codes before you can save them."

@@ -215,45 +215,6 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | SPA     | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with a session and a session token, continuing with nothing                       |
 
-  @needs:admin-api @needs:lookup_secret
-  Rule: A recovery code (lookup secret) is a second factor too, and works once
-
-    Scenario Outline: A <client> client completes the second factor with a recovery code
-      Given an identity with a password and recovery codes
-      And a <client> client that has completed the password step
-      When it starts a login flow with "aal=aal2"
-      Then the flow's nodes are "csrf_token, lookup_secret, method=lookup_secret"
-      When it submits one of the recovery codes
-      Then Kratos answers <answer>
-      And the client has a session at "aal2" with the methods "password, lookup_secret"
-
-      Examples:
-        | client  | answer                                                                                |
-        | browser | 303 to the return URL after login                                                     |
-        | SPA     | 200 with a session and no token, continuing with a redirect to the return URL after login |
-        | native  | 200 with a session and the same session token, continuing with nothing                |
-
-    Scenario: A recovery code is accepted once, then refused, and settings shows it as used
-      Given an identity with a password and recovery codes
-      And a native client signed in with the password and a recovery code
-      When another native client completes the password step
-      And it starts a login flow with "aal=aal2"
-      And it submits the same recovery code
-      Then Kratos answers 400 with the flow
-      And the flow has the message 4000012 saying "This backup recovery code has already been used."
-      When it submits a recovery code nobody was given
-      Then Kratos answers 400 with the flow
-      And the flow has the message 4000016 saying "The backup recovery code is not valid."
-      When the first client reveals its recovery codes in a settings flow
-      Then the used code is shown as used, with the message 1050014
-
-    @needs:totp
-    Scenario: An identity with TOTP and recovery codes is offered both
-      Given an identity with a password, a paired authenticator app and recovery codes
-      And a native client that has completed the password step
-      When it starts a login flow with "aal=aal2"
-      Then the flow's nodes are "csrf_token, totp_code, method=totp, lookup_secret, method=lookup_secret"
-
   @needs:admin-api @needs:totp
   Rule: TOTP codes are checked with a window of one step either side
 

@@ -47,8 +47,10 @@ pub struct ConformanceWorld {
     /// (where the deployment verifies addresses): the next successful settings
     /// submit sends it, and says so in `continue_with`.
     pub pending_addresses: Vec<String>,
-    /// The identity's recovery codes, and the one used last.
+    /// The identity's recovery codes (the newest shown), the ones they
+    /// replace, and the one used last.
     pub recovery_codes: Vec<String>,
+    pub previous_recovery_codes: Vec<String>,
     pub used_recovery_code: Option<String>,
     /// The client a scenario had before it started "another" one.
     pub first_client: Option<Client>,

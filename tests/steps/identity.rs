@@ -138,9 +138,9 @@ async fn identity_with_second_factors(world: &mut ConformanceWorld, factors: Str
     Ok(())
 }
 
-#[given(expr = "a native client signed in with the password and a recovery code")]
-async fn signed_in_with_recovery_code(world: &mut ConformanceWorld) -> Result<()> {
-    let mut client = world.new_client(ClientKind::Native).await?;
+#[given(expr = "a(n) {client} client signed in with the password and a recovery code")]
+async fn signed_in_with_recovery_code(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
+    let mut client = world.new_client(kind).await?;
     let person = world.identity()?.person.clone();
     client.password_step(&world.identifier_of(&person)?, &person.password).await?;
     let code = world.recovery_codes.first().context("the identity has no recovery codes")?.clone();
@@ -150,21 +150,57 @@ async fn signed_in_with_recovery_code(world: &mut ConformanceWorld) -> Result<()
     Ok(())
 }
 
-#[when(regex = r"^it submits (one of the recovery codes|the same recovery code|a recovery code nobody was given)$")]
-async fn submits_recovery_code(world: &mut ConformanceWorld, which: String) -> Result<()> {
+/// Someone (the user, on a phone) signed in with one of the codes.
+#[given("one of its recovery codes was used on another device")]
+async fn code_used_elsewhere(world: &mut ConformanceWorld) -> Result<()> {
+    let mut device = world.new_client(ClientKind::Native).await?;
+    let person = world.identity()?.person.clone();
+    device.password_step(&world.identifier_of(&person)?, &person.password).await?;
+    let code = world.recovery_codes.first().context("the identity has no recovery codes")?.clone();
+    device.second_factor(json!({"method": "lookup_secret", "lookup_secret": code}), Vec::new()).await?;
+    world.used_recovery_code = Some(code);
+    world.other_device = Some(device);
+    Ok(())
+}
+
+/// Recovery codes as a user (or an attacker) might type them. A code "nobody
+/// was given" is out of the codes' alphabet; the capitals and the spaces are
+/// what a keyboard or a form field does to a real one.
+#[when(regex = r"^it submits (one of the recovery codes|one of the old recovery codes|the used recovery code|a recovery code nobody was given|an empty recovery code|one of its recovery codes in capitals|one of its recovery codes padded with spaces|a recovery code of another identity)( with no csrf_token| with a wrong csrf_token)?$")]
+async fn submits_recovery_code(world: &mut ConformanceWorld, which: String, csrf: String) -> Result<()> {
+    let unused = |codes: &[String], used: &Option<String>| codes.iter().find(|c| Some(*c) != used.as_ref()).cloned();
     let code = match which.as_str() {
-        "one of the recovery codes" => {
-            let unused = world.recovery_codes.iter().find(|c| Some(*c) != world.used_recovery_code.as_ref());
-            unused.context("the identity has no unused recovery codes")?.clone()
+        "one of the recovery codes" => unused(&world.recovery_codes, &world.used_recovery_code).context("the identity has no unused recovery codes")?,
+        "one of the old recovery codes" => {
+            unused(&world.previous_recovery_codes, &world.used_recovery_code).context("the identity has no old recovery codes")?
         }
-        "the same recovery code" => world.used_recovery_code.clone().context("no recovery code was used yet")?,
-        // Recovery codes are 8 lowercase letters and digits; this one is out of that alphabet.
-        _ => "NOTACODE".to_string(),
+        "the used recovery code" => world.used_recovery_code.clone().context("no recovery code was used yet")?,
+        "a recovery code nobody was given" => "NOTACODE".to_string(),
+        "an empty recovery code" => String::new(),
+        "one of its recovery codes in capitals" => {
+            unused(&world.recovery_codes, &world.used_recovery_code).context("no unused recovery code")?.to_uppercase()
+        }
+        "one of its recovery codes padded with spaces" => {
+            format!(" {} ", unused(&world.recovery_codes, &world.used_recovery_code).context("no unused recovery code")?)
+        }
+        _ => {
+            // Another identity's codes, generated as the scenario's own were.
+            let other = world.create_identity(None).await?;
+            let mut app = world.new_client(ClientKind::Native).await?;
+            app.password_step(&world.identifier_of(&other.person)?, &other.person.password).await?;
+            let codes = app.generate_recovery_codes().await?;
+            codes.first().context("no codes for the other identity")?.clone()
+        }
     };
-    if which == "one of the recovery codes" {
+    if matches!(which.as_str(), "one of the recovery codes" | "one of the old recovery codes") {
         world.used_recovery_code = Some(code.clone());
     }
-    world.submit_to_flow(None, json!({"method": "lookup_secret", "lookup_secret": code}), Csrf::FromFlow, &[]).await
+    let csrf = match csrf.as_str() {
+        " with no csrf_token" => Csrf::Omitted,
+        " with a wrong csrf_token" => Csrf::Wrong,
+        _ => Csrf::FromFlow,
+    };
+    world.submit_to_flow(None, json!({"method": "lookup_secret", "lookup_secret": code}), csrf, &[]).await
 }
 
 #[when("the first client reveals its recovery codes in a settings flow")]
@@ -201,6 +237,38 @@ async fn admin_shows_totp(world: &mut ConformanceWorld) -> Result<()> {
     let url = body.pointer("/credentials/totp/config/totp_url").and_then(Value::as_str).unwrap_or_default();
     let parsed = OtpAuthUrl::parse(url).map_err(|e| check::failure(&exchange, e))?;
     check::equals(&exchange, "the secret in totp_url", world.authenticator()?.secret(), parsed.secret.as_str())
+}
+
+/// The identity's stored recovery codes, as the admin API reads them back
+/// (`include_credential=lookup_secret`); `None` without the credential.
+async fn stored_recovery_codes(world: &mut ConformanceWorld) -> Result<(kratos_conformance::client::Exchange, Option<Vec<String>>)> {
+    let id = world.identity()?.id.clone();
+    let exchange = world.admin().await?.get(&id, Some("lookup_secret")).await?;
+    check::status(&exchange, 200)?;
+    let body = exchange.json()?;
+    let codes = body.pointer("/credentials/lookup_secret/config/recovery_codes").and_then(Value::as_array).map(|codes| {
+        codes.iter().filter_map(|c| c.get("code").and_then(Value::as_str).map(str::to_string)).collect()
+    });
+    Ok((exchange, codes))
+}
+
+#[then(regex = r"^the admin API (shows the recovery codes the flow showed|still shows the old recovery codes|shows no recovery codes)$")]
+async fn admin_shows_codes(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let (exchange, stored) = stored_recovery_codes(world).await?;
+    let expected = match which.as_str() {
+        "shows the recovery codes the flow showed" => Some(world.recovery_codes.clone()),
+        "still shows the old recovery codes" => Some(world.previous_recovery_codes.clone()),
+        _ => None,
+    };
+    check::equals(&exchange, "the stored recovery codes", expected, stored)
+}
+
+/// What the identity was given is what Kratos keeps: the codes themselves,
+/// not a hash of them.
+#[then("the admin API shows the recovery codes the identity was given, as they were shown")]
+async fn codes_stored_as_shown(world: &mut ConformanceWorld) -> Result<()> {
+    let (exchange, stored) = stored_recovery_codes(world).await?;
+    check::equals(&exchange, "the stored recovery codes", Some(world.recovery_codes.clone()), stored)
 }
 
 #[then("the admin API shows no TOTP credential")]

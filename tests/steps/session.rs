@@ -93,8 +93,8 @@ async fn whoami_no_session(world: &mut ConformanceWorld) -> Result<()> {
     check::equals(&whoami, "error.reason", Some("No valid session credentials found in the request."), error.reason())
 }
 
-/// `authenticated_at` is the time of the last method, the TOTP step.
-#[then("the session was authenticated when the TOTP step completed")]
+/// `authenticated_at` is the time of the last method, the second factor's step.
+#[then(regex = r"^the session was authenticated when the (?:TOTP|recovery code) step completed$")]
 async fn authenticated_at_totp(world: &mut ConformanceWorld) -> Result<()> {
     let whoami = world.client()?.whoami().await?;
     let body = whoami.json()?;

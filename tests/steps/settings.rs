@@ -51,10 +51,16 @@ async fn submit_only(world: &mut ConformanceWorld, fields: String) -> Result<()>
     world.submit_to_flow(None, parse_fields(&fields), Csrf::Omitted, &[]).await
 }
 
-/// `"totp_unlink=true, totp_code=000000"`, with the flow's CSRF token.
-#[when(regex = r#"^it submits "([a-z_]+=[^"]*)"$"#)]
-async fn submit_fields(world: &mut ConformanceWorld, fields: String) -> Result<()> {
-    world.submit_to_flow(None, parse_fields(&fields), Csrf::FromFlow, &[]).await
+/// `"totp_unlink=true, totp_code=000000"`, with the flow's CSRF token (or
+/// without it, or with a wrong one).
+#[when(regex = r#"^it submits "([a-z_]+=[^"]*)"( with no csrf_token| with a wrong csrf_token)?$"#)]
+async fn submit_fields(world: &mut ConformanceWorld, fields: String, csrf: String) -> Result<()> {
+    let csrf = match csrf.as_str() {
+        " with no csrf_token" => Csrf::Omitted,
+        " with a wrong csrf_token" => Csrf::Wrong,
+        _ => Csrf::FromFlow,
+    };
+    world.submit_to_flow(None, parse_fields(&fields), csrf, &[]).await
 }
 
 #[when("another identity's native client submits the TOTP code of the current step to that flow")]
@@ -159,16 +165,33 @@ async fn submit_code_of(world: &mut ConformanceWorld, which: String) -> Result<(
     world.submit_to_flow_with(None, json!({"method": "totp"}), Csrf::FromFlow, &[], vec![("totp_code".into(), code)]).await
 }
 
-#[then(expr = "the lookup_secret_codes node shows {int} codes of {int} lowercase letters and digits")]
-async fn lookup_codes(world: &mut ConformanceWorld, count: usize, length: usize) -> Result<()> {
-    let exchange = world.last()?;
-    let node = world.flow()?.node_by_id("lookup_secret_codes").ok_or_else(|| check::failure(exchange, "no lookup_secret_codes node"))?;
+/// The codes shown are what the identity has from now on (once confirmed);
+/// the ones they replace are kept as the old ones.
+#[then(regex = r"^the lookup_secret_codes node shows (\d+) codes of (\d+) lowercase letters and digits(, none of them an old one)?$")]
+async fn lookup_codes(world: &mut ConformanceWorld, count: usize, length: usize, fresh: String) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let node = world.flow()?.node_by_id("lookup_secret_codes").ok_or_else(|| check::failure(&exchange, "no lookup_secret_codes node"))?;
     let secrets = node.attributes.pointer("/text/context/secrets").and_then(Value::as_array).cloned().unwrap_or_default();
     let codes: Vec<String> = secrets.iter().filter_map(|s| s.pointer("/context/secret")?.as_str().map(str::to_string)).collect();
-    check::equals(exchange, "the number of recovery codes", count, codes.len())?;
+    check::equals(&exchange, "the number of recovery codes", count, codes.len())?;
     let well_formed = codes.iter().all(|c| c.len() == length && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()));
-    check::equals(exchange, "every code has the expected shape", true, well_formed)?;
-    check::equals(exchange, "the codes text's message id", Some(1050015), node.attributes.pointer("/text/id").and_then(Value::as_u64))
+    check::equals(&exchange, "every code has the expected shape", true, well_formed)?;
+    check::equals(&exchange, "the codes text's message id", Some(1050015), node.attributes.pointer("/text/id").and_then(Value::as_u64))?;
+    if !fresh.is_empty() {
+        let reused: Vec<&String> = codes.iter().filter(|c| world.recovery_codes.contains(c)).collect();
+        check::equals(&exchange, "new codes that are old ones", 0, reused.len())?;
+    }
+    world.previous_recovery_codes = std::mem::replace(&mut world.recovery_codes, codes);
+    Ok(())
+}
+
+/// Neither the answer nor anything the client was sent on to shows a code.
+#[then("the answer shows none of the recovery codes")]
+async fn shows_no_codes(world: &mut ConformanceWorld) -> Result<()> {
+    let exchange = world.last()?.clone();
+    let shown: Vec<String> = world.transcript.all().iter().skip_while(|e| e.at < exchange.at).map(|e| e.body_text()).collect();
+    let leaked = world.recovery_codes.iter().filter(|code| shown.iter().any(|body| body.contains(code.as_str()))).count();
+    check::equals(&exchange, "recovery codes in the answers since the submit", 0, leaked)
 }
 
 /// The settings flow's "sign in again" address: the browser login with
