@@ -186,17 +186,6 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
         | SPA     | 404 with an error without id             |
         | native  | 404 with an error without id             |
 
-    Scenario Outline: Without a session, a <client> client gets no settings flow
-      Given a <client> client
-      When it starts a settings flow
-      Then Kratos answers <answer>
-
-      Examples:
-        | client  | answer                                                                                                 |
-        | browser | 303 to "self-service/login/browser" on the public API                                                   |
-        | SPA     | 401 with the error session_inactive, because "No active session was found in this request."              |
-        | native  | 401 with the error session_inactive, because "This endpoint can only be accessed with a valid session. Please log in and try again." |
-
     @needs:short-flow-lifespans
     Scenario Outline: A <client> client pairs through an expired settings flow
       Given an identity with a password
@@ -212,22 +201,6 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
         | browser | 303 to the settings UI with a new flow and the message 4050001 |
         | SPA     | 410 with the error self_service_flow_expired and a new flow id |
         | native  | 410 with the error self_service_flow_expired and a new flow id |
-
-    @needs:short-privileged-session
-    Scenario Outline: A <client> client whose sign-in is too old must sign in again before pairing
-      Given an identity with a password
-      And a <client> client signed in with the password
-      When it starts a settings flow
-      And the session is older than the privileged session age
-      And it submits the TOTP code of the current step
-      Then Kratos answers <answer>
-      And the admin API shows no TOTP credential
-
-      Examples:
-        | client  | answer                                                                         |
-        | browser | 303 to the login page for re-authentication, returning to the settings flow     |
-        | SPA     | 403 with the error session_refresh_required, redirecting to re-authentication  |
-        | native  | 403 with the error session_refresh_required, redirecting to re-authentication  |
 
   @needs:totp
   Rule: Unlinking removes the authenticator app

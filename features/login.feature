@@ -172,29 +172,6 @@ Feature: Login with a password, then TOTP, to reach AAL2
       Then Kratos answers 200 with the flow
       And the flow's ui.nodes are null
 
-    Scenario: A session at AAL2 confirms the second factor again in a refresh flow
-      Given an identity with a password and a paired authenticator app
-      And a native client signed in with the password and the TOTP code
-      When it starts a login flow with "aal=aal2&refresh=true"
-      Then Kratos answers 200 with the flow
-      And the flow has the message 1010003 saying "Please confirm this action by verifying that it is you."
-      When it submits the TOTP code of the current step
-      Then Kratos answers 200 with a session and the same session token, continuing with nothing
-      And the client has a session at "aal2" with the methods "password, totp, totp"
-
-    @settings-aal:highest_available
-    Scenario Outline: A <client> client that has only completed the password step cannot open its settings
-      Given an identity with a password and a paired authenticator app
-      And a <client> client that has completed the password step
-      When it starts a settings flow
-      Then Kratos answers <answer>
-
-      Examples:
-        | client  | answer                                                                     |
-        | browser | 303 to "self-service/login/browser?aal=aal2" on the public API              |
-        | SPA     | 403 with the error session_aal2_required, redirecting to the AAL2 login    |
-        | native  | 403 with the error session_aal2_required, redirecting to the AAL2 login    |
-
   @whoami:aal1 @needs:admin-api @needs:totp @each:password-identifier
   Rule: Where whoami accepts AAL1, the password alone is a complete login
 

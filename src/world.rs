@@ -31,6 +31,8 @@ pub struct ConformanceWorld {
     pub flow_kind: Option<FlowKind>,
     /// The scenario's identity, and the people of its other identities.
     pub identity: Option<Identity>,
+    /// Another identity a step signed in as.
+    pub other_identity: Option<Identity>,
     /// A person who is not an identity yet (self-service registration).
     pub person: Option<Person>,
     /// The authenticator app paired for the scenario's identity (the newest one),
@@ -41,6 +43,14 @@ pub struct ConformanceWorld {
     pub last_totp_code: crate::totp::SentCode,
     /// The `return_to` the scenario asked for.
     pub return_to: Option<String>,
+    /// The settings flow the client started last (a login flow may have taken
+    /// its place since), and the URL it started it with.
+    pub started_settings: Option<Flow>,
+    pub settings_start_url: Option<String>,
+    /// Where the last answer with a `continue_with` redirect sent the browser.
+    pub continue_with: Option<String>,
+    /// The authenticator app paired on the other device.
+    pub other_authenticator: Option<Authenticator>,
     /// The `method` of the last submit (what a login ended with).
     pub last_method: Option<String>,
     /// The identity's addresses that Kratos has not sent a verification for yet

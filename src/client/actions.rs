@@ -111,6 +111,13 @@ impl Client {
         self.http.send(request).await
     }
 
+    /// The browser goes to `url` as a page (what an SPA does with a
+    /// `redirect_browser_to`), with the client's cookies.
+    pub async fn navigate(&self, url: &str) -> Result<Exchange> {
+        let request = self.request(reqwest::Method::GET, url::Url::parse(url)?, super::Body::Empty);
+        self.http.send(super::with_accept(request, super::BROWSER_ACCEPT)).await
+    }
+
     /// A GET of any URL Kratos sent the client to, with its cookies or token.
     pub async fn get(&self, url: &str) -> Result<Exchange> {
         let request = self.request(reqwest::Method::GET, url::Url::parse(url)?, super::Body::Empty);

@@ -85,7 +85,9 @@ pub enum Derivation {
 
 /// The lifespan of the derived short-lived flows.
 pub const SHORT_LIFESPAN: Duration = Duration::from_secs(2);
-pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(1);
+/// Two seconds: a refresh login and the settings request after it (a few
+/// requests, queued behind other scenarios' at the instance) fit well inside.
+pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(2);
 /// Long enough for a password step and the start of an AAL2 flow (a few
 /// requests), short enough to be waited out.
 pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(3);

@@ -227,8 +227,10 @@ async fn used_code_shown(world: &mut ConformanceWorld, message: u64) -> Result<(
     check::equals(exchange, "the used code is no longer shown", false, shown.contains(&used.as_str()))
 }
 
-#[then(regex = r"^the admin API shows a TOTP credential whose totp_url holds the (paired|new) secret$")]
-async fn admin_shows_totp(world: &mut ConformanceWorld) -> Result<()> {
+#[then(regex = r"^the admin API shows a TOTP credential whose totp_url holds the (paired|new|other device's) secret$")]
+async fn admin_shows_totp(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let expected = if which == "other device's" { world.other_authenticator.clone() } else { world.authenticator.clone() };
+    let expected = expected.context("no authenticator app was paired")?;
     let id = world.identity()?.id.clone();
     let exchange = world.admin().await?.get(&id, Some("totp")).await?;
     check::status(&exchange, 200)?;
@@ -236,7 +238,7 @@ async fn admin_shows_totp(world: &mut ConformanceWorld) -> Result<()> {
     check::json_field(&exchange, &body, "/credentials/totp/identifiers", &json!([id]))?;
     let url = body.pointer("/credentials/totp/config/totp_url").and_then(Value::as_str).unwrap_or_default();
     let parsed = OtpAuthUrl::parse(url).map_err(|e| check::failure(&exchange, e))?;
-    check::equals(&exchange, "the secret in totp_url", world.authenticator()?.secret(), parsed.secret.as_str())
+    check::equals(&exchange, "the secret in totp_url", expected.secret(), parsed.secret.as_str())
 }
 
 /// The identity's stored recovery codes, as the admin API reads them back
@@ -252,11 +254,11 @@ async fn stored_recovery_codes(world: &mut ConformanceWorld) -> Result<(kratos_c
     Ok((exchange, codes))
 }
 
-#[then(regex = r"^the admin API (shows the recovery codes the flow showed|still shows the old recovery codes|shows no recovery codes)$")]
+#[then(regex = r"^the admin API (shows the recovery codes the flow showed|still shows the old recovery codes|still shows the recovery codes it was given|shows no recovery codes)$")]
 async fn admin_shows_codes(world: &mut ConformanceWorld, which: String) -> Result<()> {
     let (exchange, stored) = stored_recovery_codes(world).await?;
     let expected = match which.as_str() {
-        "shows the recovery codes the flow showed" => Some(world.recovery_codes.clone()),
+        "shows the recovery codes the flow showed" | "still shows the recovery codes it was given" => Some(world.recovery_codes.clone()),
         "still shows the old recovery codes" => Some(world.previous_recovery_codes.clone()),
         _ => None,
     };

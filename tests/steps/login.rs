@@ -181,10 +181,10 @@ async fn loses_cookies(world: &mut ConformanceWorld) -> Result<()> {
     Ok(())
 }
 
-#[when("the login UI fetches the flow by its id")]
-async fn ui_fetches_flow(world: &mut ConformanceWorld) -> Result<()> {
+#[when(regex = r"^the (login|settings) UI fetches the flow by its id$")]
+async fn ui_fetches_flow(world: &mut ConformanceWorld, kind: String) -> Result<()> {
     let id = world.flow()?.id.clone();
-    world.last = Some(world.client()?.fetch_flow(FlowKind::Login, &id).await?);
+    world.last = Some(world.client()?.fetch_flow(flow_kind(&kind), &id).await?);
     Ok(())
 }
 
@@ -212,9 +212,17 @@ async fn follows_redirect_browser_to(world: &mut ConformanceWorld) -> Result<()>
     load_started(world, FlowKind::Login, exchange).await
 }
 
-/// Keeps the answer to a flow start and, where it carries a flow, loads it.
-async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, exchange: kratos_conformance::client::Exchange) -> Result<()> {
+/// Keeps the answer to a flow start and, where it carries a flow, loads it: a
+/// browser sent to a UI loads the flow of that UI's kind.
+pub(crate) async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, exchange: kratos_conformance::client::Exchange) -> Result<()> {
     let client = world.client()?.clone();
+    let deployment = world.deployment().await?;
+    let kind = match exchange.location() {
+        Some(l) if l.starts_with(&deployment.ui.settings) => FlowKind::Settings,
+        Some(l) if l.starts_with(&deployment.ui.registration) => FlowKind::Registration,
+        Some(l) if l.starts_with(&deployment.ui.login) => FlowKind::Login,
+        _ => kind,
+    };
     world.flow_kind = Some(kind);
     let carries_flow = match exchange.status.as_u16() {
         200 => exchange.json().is_ok_and(|b| b.get("ui").is_some()),
@@ -222,6 +230,39 @@ async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, exchange: kr
         _ => false,
     };
     world.flow = if carries_flow { Some(client.flow_from(kind, &exchange).await?) } else { None };
+    if kind == FlowKind::Settings && world.flow.is_some() {
+        world.started_settings = world.flow.clone();
+    }
     world.last = Some(exchange);
     world.read_offered_totp_secret()
+}
+
+// --- refresh logins ---
+
+#[then(regex = r"^the flow is (no refresh, and has no message|a refresh, with the message (\d+))$")]
+async fn flow_refresh(world: &mut ConformanceWorld, which: String, message: String) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let flow = world.flow()?;
+    let refresh = !which.starts_with("no refresh");
+    check::equals(&exchange, "refresh", Some(&serde_json::Value::Bool(refresh)), flow.field("refresh"))?;
+    let expected: Vec<u64> = message.parse().into_iter().collect();
+    check::message_ids(&exchange, "ui.messages", &flow.ui.messages, &expected)
+}
+
+#[then(expr = "the flow has the messages {int} and {int}")]
+async fn flow_two_messages(world: &mut ConformanceWorld, first: u64, second: u64) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    check::message_ids(&exchange, "ui.messages", &world.flow()?.ui.messages, &[first, second])
+}
+
+/// A password step of another identity (created now), in the current flow.
+#[when("it submits another identity's identifier and password")]
+async fn submits_other_identity(world: &mut ConformanceWorld) -> Result<()> {
+    let pending = std::mem::take(&mut world.pending_addresses);
+    let other = world.create_identity(None).await?;
+    world.pending_addresses = pending;
+    let identifier = world.identifier_of(&other.person)?;
+    let fields = json!({"method": "password", "identifier": identifier, "password": other.person.password});
+    world.other_identity = Some(other);
+    world.submit_to_flow(None, fields, Csrf::FromFlow, &[]).await
 }

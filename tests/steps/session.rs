@@ -105,7 +105,7 @@ async fn authenticated_at_totp(world: &mut ConformanceWorld) -> Result<()> {
 
 /// A login or registration that ended in a session: the token (native clients
 /// only) and, where the step names it, what the client is to do next.
-#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token)(|, continuing with nothing|, continuing with a redirect to the return URL after login|, continuing with a redirect to the allowed return URL)$")]
+#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token)(|, continuing with nothing|, continuing with a redirect to the return URL after login|, continuing with a redirect to the allowed return URL|, continuing with a redirect to where it started the settings flow|, continuing with a redirect to the settings flow's action)$")]
 async fn answers_with_session(world: &mut ConformanceWorld, token: String, continuing: String) -> Result<()> {
     let exchange = world.last()?.clone();
     check::status(&exchange, 200)?;
@@ -132,6 +132,14 @@ async fn answers_with_session(world: &mut ConformanceWorld, token: String, conti
         }
         "a redirect to the allowed return URL" => {
             let url = world.return_to.clone().context("the scenario asked for no return URL")?;
+            Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]))
+        }
+        "a redirect to the settings flow's action" => {
+            let action = world.started_settings.as_ref().context("the client started no settings flow")?.ui.action.clone();
+            Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": action}]))
+        }
+        "a redirect to where it started the settings flow" => {
+            let url = world.settings_start_url.clone().context("the client started no settings flow with a return URL")?;
             Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]))
         }
         other => anyhow::bail!("this step knows no \"continuing with {other}\""),
@@ -580,4 +588,62 @@ async fn other_browser_follows_logout(world: &mut ConformanceWorld) -> Result<()
     world.last = Some(browser.get(&url).await?);
     world.other_device = Some(browser);
     Ok(())
+}
+
+// --- sessions kept across a refresh login ---
+
+/// The session behind the client's credentials now, and behind the ones it
+/// kept: the same session (id and identity).
+#[then(regex = r#"^the client has the session it kept, at "(aal\d)" with the methods "(.*)"$"#)]
+async fn has_kept_session(world: &mut ConformanceWorld, aal: String, methods: String) -> Result<()> {
+    let client = world.client()?.clone();
+    let now = client.whoami().await?;
+    check::status(&now, 200)?;
+    let before = client.whoami_as(Method::GET, &kept(world)?).await?;
+    check::status(&before, 200)?;
+    let body = now.json()?;
+    check::equals(&now, "the session id (the kept credentials')", before.json()?.get("id").cloned(), body.get("id").cloned())?;
+    session_is(&now, &body, &aal, &methods)
+}
+
+#[then("the session cookie it holds is not the one it kept")]
+async fn cookie_changed(world: &mut ConformanceWorld) -> Result<()> {
+    let name = world.deployment().await?.session_cookie.name.clone();
+    let value_in = |header: &str| header.split("; ").find_map(|c| c.strip_prefix(&format!("{name}="))).map(str::to_string);
+    let Credentials::Cookie(kept) = kept(world)? else { anyhow::bail!("the client kept no cookie") };
+    let held = world.client()?.cookie_header().unwrap_or_default();
+    let exchange = world.last()?;
+    let (before, now) = (value_in(&kept), value_in(&held));
+    check::equals(exchange, "a session cookie is held", true, now.is_some())?;
+    check::equals(exchange, "the session cookie is a new one", true, before != now)
+}
+
+#[then("it holds the session token it kept")]
+async fn token_kept(world: &mut ConformanceWorld) -> Result<()> {
+    let Credentials::Headers(kept) = kept(world)? else { anyhow::bail!("the client kept no token") };
+    let held = world.client()?.session_token.clone();
+    let exchange = world.last()?;
+    check::equals(exchange, "the session token", kept.first().map(|(_, v)| v.clone()), held)
+}
+
+/// The client is signed in as the other identity, in a session that is not
+/// the one it kept.
+#[then("the client has a new session, of the other identity")]
+async fn new_session_of_other(world: &mut ConformanceWorld) -> Result<()> {
+    let other = world.other_identity.clone().context("no other identity signed in")?;
+    let client = world.client()?.clone();
+    let now = client.whoami().await?;
+    check::status(&now, 200)?;
+    let body = now.json()?;
+    check::json_field(&now, &body, "/identity/id", &json!(other.id))?;
+    let before = client.whoami_as(Method::GET, &kept(world)?).await?;
+    let before_id = before.json().ok().and_then(|b| b.get("id").cloned());
+    check::equals(&now, "a session id other than the kept one", true, before_id != body.get("id").cloned())
+}
+
+#[then("whoami still accepts the credentials it kept, as the first identity")]
+async fn kept_still_first(world: &mut ConformanceWorld) -> Result<()> {
+    let whoami = world.client()?.whoami_as(Method::GET, &kept(world)?).await?;
+    check::status(&whoami, 200)?;
+    check::json_field(&whoami, &whoami.json()?, "/identity/id", &json!(world.identity()?.id))
 }

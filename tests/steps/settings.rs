@@ -230,3 +230,196 @@ pub(crate) async fn wait_until(deadline: std::time::SystemTime) {
         tokio::time::sleep(left.min(kratos_conformance::deployment::LONGEST_WAIT + EXPIRY_MARGIN)).await;
     }
 }
+
+// --- starting, fetching and returning to settings flows ---
+
+/// `GET /self-service/settings/browser?return_to=<allowed>`: the URL is what
+/// Kratos sends the browser back to after a detour.
+#[when("it starts a settings flow returning to an allowed return URL")]
+async fn starts_settings_returning(world: &mut ConformanceWorld) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let url = deployment.allowed_return_url().context("the deployment allows no return URL")?;
+    world.return_to = Some(url.clone());
+    let client = world.client()?.clone();
+    let exchange = client.start_flow(FlowKind::Settings, &[("return_to", url.as_str())]).await?;
+    world.settings_start_url = Some(exchange.url.to_string());
+    super::login::load_started(world, FlowKind::Settings, exchange).await
+}
+
+#[then(expr = "the flow is a(n) {string} settings flow, posting to its own id")]
+async fn settings_flow_type(world: &mut ConformanceWorld, kind: String) -> Result<()> {
+    let flow = world.flow()?;
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    check::equals(&exchange, "type", Some(kind.as_str()), flow.str_field("type"))?;
+    let action = world.client()?.kratos.public(&format!("self-service/settings?flow={}", flow.id));
+    check::equals(&exchange, "ui.action", action.as_str(), flow.ui.action.as_str())?;
+    check::equals(&exchange, "ui.method", "POST", flow.ui.method.as_str())
+}
+
+#[when(expr = "another identity's {client} client fetches that flow")]
+async fn other_identity_fetches(world: &mut ConformanceWorld, kind: ClientKind) -> Result<()> {
+    let pending = std::mem::take(&mut world.pending_addresses);
+    let other = world.create_identity(None).await?;
+    world.pending_addresses = pending;
+    let mut client = world.new_client(kind).await?;
+    client.password_step(&world.identifier_of(&other.person)?, &other.person.password).await?;
+    let id = world.flow()?.id.clone();
+    world.last = Some(client.fetch_flow(FlowKind::Settings, &id).await?);
+    Ok(())
+}
+
+#[when(expr = "the settings UI fetches the flow {string}")]
+async fn fetches_settings_flow_id(world: &mut ConformanceWorld, id: String) -> Result<()> {
+    world.last = Some(world.client()?.fetch_flow(FlowKind::Settings, &id).await?);
+    Ok(())
+}
+
+/// An expired settings flow's error says where to start a new one: the browser
+/// init endpoint (with the flow's `return_to`), or the API's.
+#[then(regex = r"^the error's details (send the browser to start a new settings flow, returning nowhere|send the app to start a new settings flow)$")]
+async fn expired_settings_details(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let exchange = world.last()?;
+    let expected = if which.starts_with("send the browser") {
+        json!({"redirect_to": deployment.public("self-service/settings/browser").as_str(), "return_to": ""})
+    } else {
+        json!({"api": deployment.public("self-service/settings/api").as_str()})
+    };
+    check::json_field(exchange, &exchange.json()?, "/error/details", &expected)
+}
+
+/// The places a settings flow sends a session that owes its second factor
+/// back to, after the AAL2 login.
+async fn settings_return(world: &mut ConformanceWorld, place: &str) -> Result<String> {
+    let deployment = world.deployment().await?;
+    let started = world.started_settings.clone();
+    Ok(match place {
+        "where it started the settings flow" => world.settings_start_url.clone().context("the client started no settings flow with a return URL")?,
+        "the settings UI showing the flow" | "the settings UI showing the flow it started" => {
+            format!("{}?flow={}", deployment.ui.settings, started.context("the client started no settings flow")?.id)
+        }
+        "the settings flow's action" => started.context("the client started no settings flow")?.ui.action,
+        other => anyhow::bail!("this step knows no place \"{other}\""),
+    })
+}
+
+fn aal2_login_returning_to(world: &ConformanceWorld, url: &str) -> Result<String> {
+    let mut login = world.client()?.kratos.deployment.public("self-service/login/browser");
+    login.query_pairs_mut().append_pair("aal", "aal2").append_pair("return_to", url);
+    Ok(login.to_string())
+}
+
+#[then(regex = r"^Kratos answers 303 to the AAL2 login, returning to (where it started the settings flow|the settings flow's action)$")]
+async fn redirect_to_aal2_returning(world: &mut ConformanceWorld, place: String) -> Result<()> {
+    let target = settings_return(world, &place).await?;
+    let expected = aal2_login_returning_to(world, &target)?;
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+}
+
+#[then(regex = r"^Kratos answers 403 with the error session_aal2_required, redirecting to the AAL2 login, returning to (where it started the settings flow|the settings UI showing the flow|the settings flow's action)$")]
+async fn aal2_required_returning(world: &mut ConformanceWorld, place: String) -> Result<()> {
+    let target = settings_return(world, &place).await?;
+    let expected = aal2_login_returning_to(world, &target)?;
+    let exchange = world.last()?;
+    let error = check::error(exchange, 403, Some("session_aal2_required"))?;
+    check::equals(exchange, "redirect_browser_to", Some(expected.as_str()), error.redirect_browser_to())?;
+    let details = exchange.json()?.pointer("/error/details/redirect_browser_to").cloned();
+    check::equals(exchange, "error.details.redirect_browser_to", Some(json!(expected)), details)
+}
+
+#[then(regex = r"^Kratos answers 303 to (where it started the settings flow|the settings UI showing the flow it started|the settings flow's action)$")]
+async fn redirect_to_settings_place(world: &mut ConformanceWorld, place: String) -> Result<()> {
+    let expected = settings_return(world, &place).await?;
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+}
+
+#[then("the flow's return_to is where it started the settings flow")]
+async fn return_to_settings_start(world: &mut ConformanceWorld) -> Result<()> {
+    let expected = settings_return(world, "where it started the settings flow").await?;
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    check::json_field(&exchange, &world.flow()?.raw, "/return_to", &json!(expected))
+}
+
+#[then("Kratos answers 303 to the login on the public API, keeping the return URL")]
+async fn redirect_to_login_keeping(world: &mut ConformanceWorld) -> Result<()> {
+    let return_to = world.return_to.clone().context("the scenario asked for no return URL")?;
+    let mut expected = world.deployment().await?.public("self-service/login/browser");
+    expected.query_pairs_mut().append_pair("return_to", &return_to);
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())
+}
+
+/// Where an answer's `continue_with` sends the browser (kept, since later
+/// steps replace the answer).
+fn continue_with_url(world: &mut ConformanceWorld) -> Result<String> {
+    if let Some(url) = world.last.as_ref().and_then(|e| e.json().ok()).and_then(|b| b.pointer("/continue_with/0/redirect_browser_to")?.as_str().map(str::to_string)) {
+        world.continue_with = Some(url);
+    }
+    world.continue_with.clone().context("no answer continued with a redirect")
+}
+
+/// An SPA that treats `continue_with`'s address as an API: it fetches it as
+/// JSON, as it fetches flows (the settings init endpoint answers with the flow).
+#[when(regex = r"^it (?:follows that redirect|fetches that address as JSON)$")]
+async fn follows_continue_with(world: &mut ConformanceWorld) -> Result<()> {
+    let url = continue_with_url(world)?;
+    let exchange = world.client()?.get(&url).await?;
+    super::login::load_started(world, FlowKind::Settings, exchange).await
+}
+
+/// What `redirect_browser_to` is for: the browser goes there, as a page.
+#[when("it sends the browser to that address")]
+async fn navigates_continue_with(world: &mut ConformanceWorld) -> Result<()> {
+    let url = continue_with_url(world)?;
+    world.last = Some(world.client()?.navigate(&url).await?);
+    Ok(())
+}
+
+/// The identity's owner pairs an app on a phone, say, while the scenario's
+/// client still holds its session of before.
+#[when("the identity pairs an authenticator app on another device")]
+async fn pairs_elsewhere(world: &mut ConformanceWorld) -> Result<()> {
+    let mut device = world.new_client(ClientKind::Native).await?;
+    let person = world.identity()?.person.clone();
+    device.password_step(&world.identifier_of(&person)?, &person.password).await?;
+    world.other_authenticator = Some(device.pair_totp().await?);
+    world.pending_addresses.clear();
+    world.other_device = Some(device);
+    Ok(())
+}
+
+#[when("it submits the other device's TOTP code of the current step")]
+async fn submits_other_device_code(world: &mut ConformanceWorld) -> Result<()> {
+    let code = world.other_authenticator.clone().context("no app was paired on another device")?.late_code(0, None);
+    world.submit_to_flow_with(None, json!({"method": "totp"}), Csrf::FromFlow, &[], vec![("totp_code".into(), code)]).await
+}
+
+/// After a detour (the AAL2 or a refresh login), the flow the client started
+/// comes back: the page after settings for it, loaded as the UI would.
+#[then("Kratos answers 303 to the page after settings, for the flow it started")]
+async fn redirect_after_settings_started(world: &mut ConformanceWorld) -> Result<()> {
+    let flow = world.started_settings.clone().context("the client started no settings flow")?;
+    let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
+    let expected = world.deployment().await?.after_settings_url(&method, &flow.id);
+    let exchange = world.last()?;
+    check::status(exchange, 303)?;
+    check::equals(exchange, "Location", Some(expected.as_str()), exchange.location())?;
+    super::response::load_flow_by_id(world, FlowKind::Settings, &flow.id).await
+}
+
+/// Back to the settings flow the client started (a login flow took its place).
+#[when(regex = r#"^it submits (the TOTP code of the current step|"[a-z_]+=[^"]*") to the settings flow it started$"#)]
+async fn submit_to_started(world: &mut ConformanceWorld, what: String) -> Result<()> {
+    world.flow = Some(world.started_settings.clone().context("the client started no settings flow")?);
+    world.flow_kind = Some(FlowKind::Settings);
+    if what.starts_with('"') {
+        return world.submit_to_flow(None, parse_fields(what.trim_matches('"')), Csrf::FromFlow, &[]).await;
+    }
+    let code = world.authenticator()?.late_code(0, Some(world.last_totp_code.clone()));
+    world.submit_to_flow_with(None, json!({"method": "totp"}), Csrf::FromFlow, &[], vec![("totp_code".into(), code)]).await
+}
