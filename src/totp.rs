@@ -86,6 +86,14 @@ impl Authenticator {
         })
     }
 
+    /// The codes Kratos accepts now, or a moment later should a step end in
+    /// between: the previous step's to the one after next (what a wrong code
+    /// must not be).
+    pub fn window_codes(&self) -> Vec<String> {
+        let now = unix_now();
+        [now.saturating_sub(STEP_SECONDS), now, now + STEP_SECONDS, now + 2 * STEP_SECONDS].iter().map(|t| self.code_at(*t)).collect()
+    }
+
     fn code_at(&self, unix_seconds: u64) -> String {
         // Not registered for redaction anywhere in text: six digits turn up inside
         // ids and hashes too. The `totp_code` field is redacted wherever it is sent.

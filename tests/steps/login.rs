@@ -266,3 +266,82 @@ async fn submits_other_identity(world: &mut ConformanceWorld) -> Result<()> {
     world.other_identity = Some(other);
     world.submit_to_flow(None, fields, Csrf::FromFlow, &[]).await
 }
+
+/// The session cookie alone is gone (deleted by the user, or not forwarded by
+/// a proxy); the CSRF cookie stays.
+#[when("the browser loses its session cookie")]
+async fn loses_session_cookie(world: &mut ConformanceWorld) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let client = world.client()?;
+    client.http.remove_cookie(&client.kratos.public(""), &deployment.session_cookie.name);
+    Ok(())
+}
+
+/// The client signs in through a login flow of its own, leaving the flow the
+/// scenario is working on open.
+#[when("it signs in with the password in another login flow")]
+async fn signs_in_elsewhere(world: &mut ConformanceWorld) -> Result<()> {
+    let person = world.identity()?.person.clone();
+    let identifier = world.identifier_of(&person)?;
+    world.client_mut()?.password_step(&identifier, &person.password).await?;
+    Ok(())
+}
+
+/// Codes outside the window Kratos accepts (never one of the previous, the
+/// current or the next step's), each answered as a wrong code; the flow stays.
+#[when(regex = r"^it submits (\d+) wrong TOTP codes, each refused with the message (\d+)$")]
+async fn submits_wrong_codes(world: &mut ConformanceWorld, count: usize, message: u64) -> Result<()> {
+    let app = world.authenticator()?.clone();
+    for attempt in 0..count {
+        let app = app.clone();
+        let wrong: kratos_conformance::client::Late = std::sync::Arc::new(move || {
+            let valid = app.window_codes();
+            let mut guess = 100_000 + (attempt as u32 * 7_919) % 900_000;
+            while valid.contains(&guess.to_string()) {
+                guess = 100_000 + (guess + 1) % 900_000;
+            }
+            Ok(guess.to_string())
+        });
+        world.submit_to_flow_with(None, json!({"method": "totp"}), Csrf::FromFlow, &[], vec![("totp_code".into(), wrong)]).await?;
+        let exchange = world.last()?.clone();
+        check::status(&exchange, 400)?;
+        let flow = Flow::from_json(exchange.json()?).map_err(|e| check::failure(&exchange, e))?;
+        check::message_ids(&exchange, &format!("ui.messages after wrong code {}", attempt + 1), &flow.ui.messages, &[message])?;
+        world.flow = Some(flow);
+    }
+    Ok(())
+}
+
+/// What an expired login flow's error says to do: the browser init endpoint
+/// (with the flow's `return_to`), or the API's.
+#[then(regex = r"^the error's details (send the browser to start a new login flow, returning to the allowed return URL|send the app to start a new login flow)$")]
+async fn expired_login_details(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let deployment = world.deployment().await?;
+    let exchange = world.last()?;
+    let expected = if which.starts_with("send the browser") {
+        let return_to = world.return_to.clone().context("the scenario asked for no return URL")?;
+        let mut init = deployment.public("self-service/login/browser");
+        init.query_pairs_mut().append_pair("return_to", &return_to);
+        json!({"redirect_to": init.as_str(), "return_to": return_to})
+    } else {
+        json!({"api": deployment.public("self-service/login/api").as_str()})
+    };
+    check::json_field(exchange, &exchange.json()?, "/error/details", &expected)
+}
+
+#[when(expr = "it starts a login flow asking for a session token exchange code with {string}, returning to an allowed return URL")]
+async fn starts_with_exchange_code(world: &mut ConformanceWorld, value: String) -> Result<()> {
+    let url = world.deployment().await?.allowed_return_url().context("the deployment allows no return URL")?;
+    world.return_to = Some(url.clone());
+    let client = world.client()?.clone();
+    let query = [("return_session_token_exchange_code", value.as_str()), ("return_to", url.as_str())];
+    let exchange = client.start_flow(FlowKind::Login, &query).await?;
+    load_started(world, FlowKind::Login, exchange).await
+}
+
+#[then(regex = r"^the flow carries (a|no) session token exchange code$")]
+async fn exchange_code(world: &mut ConformanceWorld, which: String) -> Result<()> {
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let code = world.flow()?.str_field("session_token_exchange_code").filter(|c| !c.is_empty());
+    check::equals(&exchange, "a session_token_exchange_code", which == "a", code.is_some())
+}

@@ -78,6 +78,16 @@ async fn submit_code_with_kept(world: &mut ConformanceWorld) -> Result<()> {
     submit_late(world, code, Csrf::FromFlow, &headers).await
 }
 
+/// A form body as it is, e.g. with an escape that does not decode.
+#[when(expr = "it submits the form body {string}")]
+async fn submit_form_body(world: &mut ConformanceWorld, body: String) -> Result<()> {
+    let client = world.client()?.clone();
+    let action = world.flow()?.ui.action.clone();
+    let body = Body::Raw { content_type: "application/x-www-form-urlencoded".into(), bytes: body.into_bytes() };
+    world.last = Some(client.submit_body(&action, body, &[]).await?);
+    Ok(())
+}
+
 /// A body that is JSON but not an object, e.g. `42`.
 #[when(expr = "it submits the JSON body {string}")]
 async fn submit_json_body(world: &mut ConformanceWorld, body: String) -> Result<()> {
