@@ -77,13 +77,20 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
       Given an identity with a password
       And a <client> client signed in with the password
       When it starts a settings flow
-      Then the flow's TOTP nodes are "totp_qr, totp_secret_key, totp_code, method=totp"
+      Then the flow's nodes are:
+        | node            | group | type   | label   |
+        | totp_qr         | totp  | img    | 1050005 |
+        | totp_secret_key | totp  | text   | 1050017 |
+        | totp_code       | totp  | text   | 1070006 |
+        | method=totp     | totp  | submit | 1070003 |
       And the totp_qr node is a QR code of the otpauth URL for the identity's account name
       And the totp_secret_key node shows the same secret, as message 1050006
       When it submits the TOTP code of the current step
       Then Kratos answers <answer>
       And the flow is in state "success" with the message 1050001
-      And the flow's TOTP nodes are "totp_unlink=true"
+      And the flow's nodes are:
+        | node             | group | type   | label   |
+        | totp_unlink=true | totp  | submit | 1050004 |
       And the client has a session at "aal2" with the methods "password, totp"
       And the admin API shows a TOTP credential whose totp_url holds the paired secret
 
@@ -92,6 +99,25 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
         | browser | 303 to the page after settings                              |
         | SPA     | 200 with the flow, continuing with a redirect to the page after settings |
         | native  | 200 with the flow, continuing with nothing                  |
+
+    # ory/kratos#2680 and #2401: a profile change and a pairing in one flow.
+    Scenario Outline: A <client> client saves its profile, then pairs an authenticator app in the same settings flow
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When it starts a settings flow
+      And it submits its profile unchanged
+      Then Kratos answers <saved>
+      And the flow is in state "success" with the message 1050001
+      When it submits the TOTP code of the current step
+      Then Kratos answers <saved again>
+      And the flow is in state "success" with the message 1050001
+      And the admin API shows a TOTP credential whose totp_url holds the paired secret
+
+      Examples:
+        | client  | saved                                                                    | saved again                                                              |
+        | browser | 303 to the page after settings                                           | 303 to the page after settings                                           |
+        | SPA     | 200 with the flow, continuing with a redirect to the page after settings | 200 with the flow, continuing with a redirect to the page after settings |
+        | native  | 200 with the flow, continuing with nothing                               | 200 with the flow, continuing with nothing                               |
 
     @needs:schema-without-totp-account-name
     Scenario: Without totp.account_name in the identity schema, the otpauth label is the identity id
@@ -209,13 +235,17 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
       Given an identity with a password and a paired authenticator app
       And a <client> client signed in with the password and the TOTP code
       When it starts a settings flow
-      Then the flow's TOTP nodes are "totp_unlink=true"
+      Then the flow's nodes are:
+        | node             | group | type   | label   |
+        | totp_unlink=true | totp  | submit | 1050004 |
       When it submits "totp_unlink=true"
       Then Kratos answers <answer>
       And the flow is in state "success" with the message 1050001
       And the flow's TOTP nodes are "totp_qr, totp_secret_key, totp_code, method=totp"
       And the admin API shows no TOTP credential
       And the client still has a session at "aal2" with the methods "password, totp"
+      When it starts a login flow with "aal=aal2&refresh=true"
+      Then the flow offers no second factor
       When a new native client signs in with the password
       Then Kratos answers 200 with a session and a session token
       And that session is at "aal1" with the methods "password", and shows the identity
@@ -225,6 +255,30 @@ Feature: Enrollment: identities, pairing an authenticator app, unlinking it, rec
         | browser | 303 to the page after settings                              |
         | SPA     | 200 with the flow, continuing with a redirect to the page after settings |
         | native  | 200 with the flow, continuing with nothing                  |
+
+    Scenario Outline: A <client> client that replaces its authenticator app signs in with the new one, not the old
+      Given an identity with a password and a paired authenticator app
+      And a <client> client signed in with the password and the TOTP code
+      When it starts a settings flow
+      And it submits "totp_unlink=true"
+      Then Kratos answers <saved>
+      When it starts a settings flow
+      And it submits the TOTP code of the current step
+      Then Kratos answers <saved>
+      And the admin API shows a TOTP credential whose totp_url holds the new secret
+      When it starts a login flow with "aal=aal2&refresh=true"
+      And it submits the old secret's TOTP code of the current step
+      Then Kratos answers <refused>
+      And the flow has the message 4000008
+      When it submits the new secret's TOTP code of the current step
+      Then Kratos answers <answer>
+      And the client has a session at "aal2" with the methods "password, totp, totp, totp"
+
+      Examples:
+        | client  | saved                                                                    | refused             | answer                                                                                    |
+        | browser | 303 to the page after settings                                           | 303 to the login UI | 303 to the return URL after login                                                         |
+        | SPA     | 200 with the flow, continuing with a redirect to the page after settings | 400 with the flow   | 200 with a session and no token, continuing with a redirect to the return URL after login |
+        | native  | 200 with the flow, continuing with nothing                               | 400 with the flow   | 200 with a session and the same session token, continuing with nothing                    |
 
     Scenario: A TOTP code submitted while TOTP is paired does not unlink it (ory/kratos#3459)
       Given an identity with a password and a paired authenticator app

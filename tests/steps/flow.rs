@@ -156,3 +156,19 @@ async fn flow_lifespan(world: &mut ConformanceWorld, kind: String) -> Result<()>
     let lifespan = issued.zip(expires).and_then(|(i, e)| e.duration_since(i).ok());
     check::equals(&exchange, "expires_at - issued_at", Some(expected), lifespan)
 }
+
+/// An AAL2 flow of an identity without a second factor: no TOTP or recovery
+/// code field to fill in (and no password either).
+#[then("the flow offers no second factor")]
+async fn offers_no_second_factor(world: &mut ConformanceWorld) -> Result<()> {
+    let flow = world.flow()?;
+    let offered: Vec<String> = flow
+        .ui
+        .nodes
+        .iter()
+        .zip(flow.node_names())
+        .filter(|(node, _)| matches!(node.group.as_str(), "totp" | "lookup_secret" | "password" | "webauthn" | "code"))
+        .map(|(_, name)| name)
+        .collect();
+    check::equals(&source(world)?, "the nodes of a factor", Vec::<String>::new(), offered)
+}

@@ -142,7 +142,9 @@ async fn answers_with_flow(world: &mut ConformanceWorld, status: u16) -> Result<
 #[then("Kratos answers 303 to the page after settings")]
 async fn redirect_after_settings(world: &mut ConformanceWorld) -> Result<()> {
     let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
-    let id = world.flow()?.id.clone();
+    // The flow submitted to: the one the form's action names.
+    let flow = world.flow()?;
+    let id = kratos_conformance::client::flow_id_in(&flow.ui.action).unwrap_or_else(|| flow.id.clone());
     let expected = world.deployment().await?.after_settings_url(&method, &id);
     redirect_to(world, &expected)?;
     load_flow_by_id(world, FlowKind::Settings, &id).await

@@ -21,6 +21,8 @@ async fn qr_code_of(world: &mut ConformanceWorld, which: String) -> Result<()> {
     let flow = world.flow()?;
     let node = flow.node_by_id("totp_qr").ok_or_else(|| check::failure(&exchange, "the flow has no totp_qr node"))?;
     check::equals(&exchange, "the totp_qr node's label", Some(1050005), node.label_id())?;
+    let size = (node.attributes.get("width").and_then(Value::as_u64), node.attributes.get("height").and_then(Value::as_u64));
+    check::equals(&exchange, "the totp_qr image's size", (Some(256), Some(256)), size)?;
     let src = node.attr_str("src").unwrap_or_default();
     let content = decode_qr_data_uri(src).map_err(|e| check::failure(&exchange, e))?;
     let url = OtpAuthUrl::parse(&content).map_err(|e| check::failure(&exchange, e))?;
@@ -158,7 +160,7 @@ async fn action_names_new_flow(world: &mut ConformanceWorld) -> Result<()> {
     world.read_offered_totp_secret()
 }
 
-#[when(regex = r"^it submits the (old|new) secret's TOTP code of the current step to that action$")]
+#[when(regex = r"^it submits the (old|new) secret's TOTP code of the current step(?: to that action)?$")]
 async fn submit_code_of(world: &mut ConformanceWorld, which: String) -> Result<()> {
     let authenticator = if which == "old" { world.previous_authenticator.clone() } else { world.authenticator.clone() };
     let code = authenticator.context("no such authenticator")?.late_code(0, None);
@@ -422,4 +424,11 @@ async fn submit_to_started(world: &mut ConformanceWorld, what: String) -> Result
     }
     let code = world.authenticator()?.late_code(0, Some(world.last_totp_code.clone()));
     world.submit_to_flow_with(None, json!({"method": "totp"}), Csrf::FromFlow, &[], vec![("totp_code".into(), code)]).await
+}
+
+/// The profile form, submitted with the traits the identity has.
+#[when("it submits its profile unchanged")]
+async fn submits_profile(world: &mut ConformanceWorld) -> Result<()> {
+    let traits = world.identity()?.person.traits();
+    world.submit_to_flow(None, json!({"method": "profile", "traits": traits}), Csrf::FromFlow, &[]).await
 }
