@@ -70,6 +70,7 @@ pub enum FlowKind {
     Login,
     Registration,
     Settings,
+    Recovery,
 }
 
 impl FlowKind {
@@ -77,6 +78,7 @@ impl FlowKind {
         match self {
             FlowKind::Login => "login",
             FlowKind::Registration => "registration",
+            FlowKind::Recovery => "recovery",
             FlowKind::Settings => "settings",
         }
     }

@@ -196,8 +196,14 @@ impl AdminApi {
 
     /// `POST /admin/recovery/code`: a recovery code for the identity, and the
     /// link to the recovery flow it is for (`flow_type` `browser` or `api`).
-    pub async fn create_recovery_code(&self, identity_id: &str, flow_type: &str) -> anyhow::Result<Exchange> {
-        self.send(Method::POST, "admin/recovery/code", Body::Json(json!({"identity_id": identity_id, "flow_type": flow_type}))).await
+    /// A `return_to` is kept by the recovery flow (and handed to the settings flow).
+    pub async fn create_recovery_code(&self, identity_id: &str, flow_type: &str, return_to: Option<&str>) -> anyhow::Result<Exchange> {
+        let mut path = "admin/recovery/code".to_string();
+        if let Some(url) = return_to {
+            path.push('?');
+            path.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", url).finish());
+        }
+        self.send(Method::POST, &path, Body::Json(json!({"identity_id": identity_id, "flow_type": flow_type}))).await
     }
 
     async fn send(&self, method: Method, path: &str, body: Body) -> anyhow::Result<Exchange> {

@@ -6,6 +6,7 @@ mod flow;
 mod identity;
 mod kratos;
 mod login;
+mod recovery;
 mod response;
 mod session;
 mod registration;

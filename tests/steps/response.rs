@@ -44,7 +44,7 @@ async fn redirect_to_ui(world: &mut ConformanceWorld, kind: String) -> Result<()
     load_flow_by_id(world, kind, &id).await
 }
 
-#[then(regex = r"^Kratos answers 303 to the (login|settings) UI with a new flow and the message (\d+)$")]
+#[then(regex = r"^Kratos answers 303 to the (login|settings|recovery) UI with a new flow and the message (\d+)$")]
 async fn redirect_to_new_flow(world: &mut ConformanceWorld, kind: String, message: u64) -> Result<()> {
     let kind = flow_kind(&kind);
     let id = redirect_to_ui_with_flow(world, kind).await?;
@@ -153,14 +153,18 @@ async fn redirect_after_settings(world: &mut ConformanceWorld) -> Result<()> {
 /// A settings flow that succeeded tells an SPA where to send the browser next
 /// (the page after settings), after the verification of any address still
 /// pending (where the deployment verifies and says so).
-#[then("Kratos answers 200 with the flow, continuing with a redirect to the page after settings")]
-async fn flow_continuing_with_redirect(world: &mut ConformanceWorld) -> Result<()> {
+#[then(regex = r"^Kratos answers 200 with the flow, continuing with a redirect to (the page after settings|the allowed return URL)$")]
+async fn flow_continuing_with_redirect(world: &mut ConformanceWorld, to: String) -> Result<()> {
     answers_with_flow(world, 200).await?;
     let deployment = world.deployment().await?;
     let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
     let flow = world.flow()?.clone();
     let mut expected = settings_verification(world, &flow.raw, true).await?;
-    expected.push(json!({"action": "redirect_browser_to", "redirect_browser_to": deployment.after_settings_url(&method, &flow.id)}));
+    let target = match to.as_str() {
+        "the allowed return URL" => world.return_to.clone().context("the scenario asked for no return URL")?,
+        _ => deployment.after_settings_url(&method, &flow.id),
+    };
+    expected.push(json!({"action": "redirect_browser_to", "redirect_browser_to": target}));
     check::json_field(world.last()?, &flow.raw, "/continue_with", &Value::Array(expected))
 }
 
@@ -256,6 +260,7 @@ pub(crate) fn flow_kind(word: &str) -> FlowKind {
     match word {
         "login" => FlowKind::Login,
         "settings" => FlowKind::Settings,
+        "recovery" => FlowKind::Recovery,
         _ => FlowKind::Registration,
     }
 }

@@ -105,7 +105,7 @@ async fn authenticated_at_totp(world: &mut ConformanceWorld) -> Result<()> {
 
 /// A login or registration that ended in a session: the token (native clients
 /// only) and, where the step names it, what the client is to do next.
-#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token)(|, continuing with nothing|, continuing with a redirect to the return URL after login|, continuing with a redirect to the allowed return URL|, continuing with a redirect to where it started the settings flow|, continuing with a redirect to the settings flow's action)$")]
+#[then(regex = r"^Kratos answers 200 with a session and (a session token|the same session token|no token)(|, continuing with nothing|, continuing with a redirect to the return URL after login|, continuing with a redirect to the allowed return URL|, continuing with a redirect to where it started the settings flow|, continuing with a redirect to the settings flow's action|, continuing with a redirect to the settings UI showing the flow it started)$")]
 async fn answers_with_session(world: &mut ConformanceWorld, token: String, continuing: String) -> Result<()> {
     let exchange = world.last()?.clone();
     check::status(&exchange, 200)?;
@@ -132,6 +132,11 @@ async fn answers_with_session(world: &mut ConformanceWorld, token: String, conti
         }
         "a redirect to the allowed return URL" => {
             let url = world.return_to.clone().context("the scenario asked for no return URL")?;
+            Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]))
+        }
+        "a redirect to the settings UI showing the flow it started" => {
+            let id = world.started_settings.as_ref().context("the client started no settings flow")?.id.clone();
+            let url = format!("{}?flow={id}", world.deployment().await?.ui.settings);
             Some(json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]))
         }
         "a redirect to the settings flow's action" => {
