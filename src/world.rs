@@ -52,6 +52,15 @@ pub struct ConformanceWorld {
     pub used_recovery_code: Option<String>,
     /// The client a scenario had before it started "another" one.
     pub first_client: Option<Client>,
+    /// Clients of the same identity, for scenarios that send requests at the
+    /// same moment; and identities with their apps, for those of many identities.
+    pub crowd: Vec<Client>,
+    pub crowd_flows: Vec<Flow>,
+    pub crowd_identities: Vec<(Identity, Authenticator)>,
+    /// The answers of requests sent at the same moment, by attempt; and of many
+    /// logins, by identity and step.
+    pub race_answers: Vec<Vec<Exchange>>,
+    pub crowd_answers: Vec<Vec<(&'static str, Exchange)>>,
     /// Every identity the scenario created, deleted when it ends, and the people
     /// behind all of them (for the recorded documentation's placeholders).
     pub created_identities: Vec<String>,

@@ -14,6 +14,7 @@ pub mod flow;
 pub mod http;
 mod actions;
 mod enroll;
+pub mod race;
 
 use std::fmt;
 use std::str::FromStr;

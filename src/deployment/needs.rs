@@ -19,6 +19,7 @@
 //! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
 //! | `@login-style:unified`, `@login-style:identifier_first` | `selfservice.flows.login.style` |
 //! | `@registration-steps:two`, `@registration-steps:one` | two-step registration, or `enable_legacy_one_step` |
+//! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -33,6 +34,10 @@ pub struct RunFacts {
     pub pinned_kratos: bool,
     /// What `/admin/version` reports.
     pub version: Option<String>,
+    /// How many requests the suite sends the instance at once.
+    pub concurrency: usize,
+    /// What the instance's database is, for the reason a scenario cannot run.
+    pub database: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +51,7 @@ pub struct Needs {
     pub short_privileged_session: bool,
     pub schema_without_account_name: bool,
     pub pinned_kratos: bool,
+    pub concurrency: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
@@ -81,6 +87,7 @@ impl Needs {
                 "short-privileged-session" => self.short_privileged_session = true,
                 "schema-without-totp-account-name" => self.schema_without_account_name = true,
                 "pinned-kratos" => self.pinned_kratos = true,
+                "concurrency" => self.concurrency = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
@@ -208,6 +215,12 @@ impl Needs {
         let mut reasons = Vec::new();
         if self.admin_api && !facts.admin_api_reachable {
             reasons.push("the admin API is not reachable from the suite (KRATOS_ADMIN_URL)".into());
+        }
+        if self.concurrency && facts.concurrency < 2 {
+            reasons.push(format!(
+                "it sends requests at the same moment, and the instance takes one at a time ({}; run with KRATOS_DATABASE=postgres, or raise KRATOS_MAX_CONCURRENT_REQUESTS for an external deployment)",
+                facts.database
+            ));
         }
         if self.pinned_kratos && !facts.pinned_kratos {
             reasons.push("the suite did not start its own pinned Kratos (KRATOS_BIN, KRATOS_IMAGE or an external deployment)".into());
