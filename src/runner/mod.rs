@@ -164,6 +164,7 @@ async fn run(settings: Settings) -> ExitCode {
         .await;
     progress.abort();
     let scenarios_done = wall.elapsed();
+    let server = server_time(instances).await;
     shut_down(instances).await;
 
     finish_docs(instances, &selection);
@@ -173,7 +174,7 @@ async fn run(settings: Settings) -> ExitCode {
         eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
     }
     let phases = summary::Phases { ready: ready_at, scenarios: scenarios_done.saturating_sub(ready_at), documentation: docs_done.saturating_sub(scenarios_done) };
-    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, &reports));
+    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, Some(&server), &reports));
     let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
     let version = instances.started().iter().find_map(|k| k.version.clone());
     for note in deviations::notes(&ledger, &outcomes, version.as_deref()) {
@@ -294,6 +295,20 @@ fn finish_docs(instances: &Instances, selection: &Selection) {
             steps: Vec::new(),
         });
     }
+}
+
+/// What the suite's requests cost the instances, read from their logs before
+/// they are stopped.
+async fn server_time(instances: &Instances) -> summary::ServerTime {
+    let mut server = summary::ServerTime { requests: 0, total: Duration::ZERO, by_instance: Vec::new() };
+    for kratos in instances.started() {
+        let Some(log) = kratos.log().await else { continue };
+        let (requests, total) = report::server_time(&log);
+        server.requests += requests;
+        server.total += total;
+        server.by_instance.push((kratos.name.clone(), requests, total));
+    }
+    server
 }
 
 /// `KRATOS_CONFORMANCE_SECRETS_FILE`: where the suite's own redaction test
