@@ -12,6 +12,8 @@
 #
 #   3. PostgreSQL's server from Debian's packages, where it is missing: cargo test runs the suite on
 #      PostgreSQL too (tests/postgres.rs; each run starts a private server of its own).
+#   4. A real browser for the @real-browser scenarios: Debian's chromium (headless; the
+#      suite drives it over the DevTools protocol, so no chromedriver is needed).
 #
 # KRATOS_BACKEND=process or external skips step 2. Run it again at any time: every step
 # is skipped or quick when its result is already there.
@@ -151,6 +153,24 @@ install_postgres() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 }
 
+# --- 4. a real browser -------------------------------------------------------------------
+install_browser() {
+    if [ -n "${KRATOS_CHROMIUM:-}" ]; then
+        [ -x "$KRATOS_CHROMIUM" ] || die "KRATOS_CHROMIUM=${KRATOS_CHROMIUM} is not an executable"
+        say "browser: ${KRATOS_CHROMIUM} (KRATOS_CHROMIUM)"
+        return 0
+    fi
+    if ! command -v chromium >/dev/null; then
+        command -v apt-get >/dev/null || die "no Chromium and no apt-get to install it; install Chromium or point KRATOS_CHROMIUM at one"
+        local t; t=$(seconds)
+        say "installing Chromium from Debian's packages"
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        say "installed $(chromium --version 2>/dev/null) in $(elapsed "$t")"
+    fi
+    say "browser: $(chromium --version 2>/dev/null)"
+}
+
 total=$(seconds)
 install_postgres
 build_kratos
@@ -159,4 +179,5 @@ case "$backend" in
     process | external) say "KRATOS_BACKEND=${backend}: no container engine needed" ;;
     *) die "KRATOS_BACKEND=${backend} is not one of container, process, external" ;;
 esac
+install_browser
 say "set-up done in $(elapsed "$total"); now run: cargo test"

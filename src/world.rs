@@ -24,6 +24,9 @@ pub struct ConformanceWorld {
     pub transcript: Transcript,
     /// The client the scenario's steps speak through.
     pub client: Option<Client>,
+    /// The scenario's real browser (a context of its own in the run's
+    /// Chromium), for `@real-browser` scenarios.
+    pub browser: Option<crate::browser::Session>,
     /// The response to the last request that a `Then` step is about.
     pub last: Option<Exchange>,
     /// The flow the scenario is working on, and which kind it is.
@@ -68,6 +71,16 @@ pub struct ConformanceWorld {
 }
 
 impl ConformanceWorld {
+    /// The scenario's browser, opened on its instance on first use.
+    pub async fn browser(&mut self) -> Result<&crate::browser::Session> {
+        if self.browser.is_none() {
+            let kratos = self.kratos().await?;
+            let chromium = crate::browser::chromium().await.map_err(|e| anyhow!("{e}"))?;
+            self.browser = Some(chromium.session(kratos).await?);
+        }
+        Ok(self.browser.as_ref().expect("opened above"))
+    }
+
     /// The Kratos instance of this scenario.
     pub async fn kratos(&mut self) -> Result<Arc<Kratos>> {
         if let Some(kratos) = &self.kratos {

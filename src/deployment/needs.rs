@@ -20,6 +20,7 @@
 //! | `@login-style:unified`, `@login-style:identifier_first` | `selfservice.flows.login.style` |
 //! | `@registration-steps:two`, `@registration-steps:one` | two-step registration, or `enable_legacy_one_step` |
 //! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
+//! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -56,6 +57,9 @@ pub struct Needs {
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
     pub each_password_identifier: bool,
+    /// `@real-browser`: Chromium, and a deployment whose CORS allows the
+    /// suite's origin and whose login UI is the suite's page.
+    pub real_browser: bool,
 }
 
 impl Needs {
@@ -117,6 +121,8 @@ impl Needs {
             self.registration_one_step.get_or_insert(one);
         } else if tag == "each:password-identifier" {
             self.each_password_identifier = true;
+        } else if tag == "real-browser" {
+            self.real_browser = true;
         }
         Ok(())
     }
@@ -131,7 +137,18 @@ impl Needs {
         if self.short_privileged_session {
             derived.push(Derivation::ShortPrivilegedSession);
         }
+        if self.real_browser {
+            derived.push(Derivation::BrowserOrigin);
+        }
         derived
+    }
+
+    /// The needs this machine does not meet (a real browser).
+    pub fn unmet_on_this_machine(&self) -> Vec<String> {
+        match (self.real_browser, crate::browser::missing()) {
+            (true, Some(missing)) => vec![missing],
+            _ => Vec::new(),
+        }
     }
 
     /// Why `deployment` does not meet these needs; empty when it does.
@@ -203,6 +220,18 @@ impl Needs {
                 "its privileged session must end within {LONGEST_WAIT:?}, the deployment's lasts {:?} (the process and container backends derive such an instance)",
                 deployment.lifespans.privileged_session
             ));
+        }
+        if self.real_browser {
+            if let Ok(origins) = crate::browser::origin::origins() {
+                let origin = crate::browser::Origins::origin(&origins.allowed);
+                let page = crate::browser::Origins::page(&origins.allowed, &deployment.name, "login");
+                if !deployment.cors.allows(&origin) || deployment.ui.login != page.as_str() {
+                    reasons.push(format!(
+                        "a real browser needs the deployment's CORS (serve.public.cors) to allow an origin the suite serves, and its login UI to be the suite's page; this one allows {} (the process and container backends derive such an instance)",
+                        if deployment.cors.enabled && !deployment.cors.allowed_origins.is_empty() { deployment.cors.allowed_origins.join(", ") } else { "no origin".into() }
+                    ));
+                }
+            }
         }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
             reasons.push("every identity schema names a TOTP account-name trait".into());

@@ -313,8 +313,9 @@ impl Instances {
 
     async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
         let mut config = self.config_dir.load(spec.variant.as_deref())?;
+        let base = config.clone();
         for derivation in &spec.derived {
-            for (key, value) in derivation.settings() {
+            for (key, value) in derivation.settings(&base, &spec.name()) {
                 config.set(key, value);
             }
         }
@@ -610,8 +611,11 @@ impl Launch {
             files.push(relative(&dir.variant_file(variant)));
         }
         let mut env = overrides::not_under_test();
-        env.extend(overrides::derivations(&spec.derived));
-        let public_host = dir.load(spec.variant.as_deref()).ok().and_then(|config| names::public_host(&config));
+        let base = dir.load(spec.variant.as_deref()).ok();
+        if let Some(base) = &base {
+            env.extend(overrides::derivations(&spec.derived, base, &spec.name()));
+        }
+        let public_host = base.as_ref().and_then(names::public_host);
         Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host, mounts: Vec::new() }
     }
 

@@ -98,6 +98,9 @@ async fn run(settings: Settings) -> ExitCode {
         return ExitCode::from(2);
     }
     plan.finalize(instances);
+    if plan.needs_browser() {
+        crate::browser::warm_up();
+    }
     let ready_at = wall.elapsed();
     print_deployment(instances, &plan);
     let only_smoke = plan.only_smoke_applies(&selection);
@@ -130,7 +133,16 @@ async fn run(settings: Settings) -> ExitCode {
         .after(|feature, _rule, scenario, finished, world| {
             Box::pin(async move {
                 let Some(world) = world else { return };
-                if let Some(kratos) = world.kratos_in_use() {
+                let failed = matches!(finished, ScenarioFinished::StepFailed(..));
+                // The browser's traffic is not the suite's own: its scenarios
+                // have no flow documentation (their set-up alone says nothing).
+                if let Some(browser) = world.browser.take() {
+                    if failed {
+                        let saved = browser.capture_failure(&report_dir().join("browser"), &outcomes::file_name(feature, scenario)).await;
+                        outcomes::attach_artifacts(feature, scenario, saved);
+                    }
+                    browser.close().await;
+                } else if let Some(kratos) = world.kratos_in_use() {
                     let stash = docs::Stash {
                         exchanges: world.transcript.all(),
                         people: world.people.clone(),
@@ -139,10 +151,10 @@ async fn run(settings: Settings) -> ExitCode {
                         instance: kratos.name.clone(),
                     };
                     docs::stash(feature, scenario, stash);
-                    if matches!(finished, ScenarioFinished::StepFailed(..)) {
-                        let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
-                        outcomes::attach_kratos_log(feature, scenario, log);
-                    }
+                }
+                if let (Some(kratos), true) = (world.kratos_in_use(), failed) {
+                    let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
+                    outcomes::attach_kratos_log(feature, scenario, log);
                 }
                 world.delete_created_identities().await;
             })
@@ -292,6 +304,7 @@ fn finish_docs(instances: &Instances, selection: &Selection) {
             status,
             duration: started.elapsed(),
             kratos_log: None,
+            artifacts: Vec::new(),
             steps: Vec::new(),
         });
     }
@@ -397,6 +410,7 @@ async fn remove_everything_on_signal() {
 /// Removes what the run started, or, with `TESTCONTAINERS_COMMAND=keep`, lists
 /// the containers it keeps and how to remove each.
 async fn shut_down(instances: &Instances) {
+    crate::browser::shutdown().await;
     for kept in instances.shutdown().await {
         eprintln!("kratos-conformance: {kept}");
     }
