@@ -340,12 +340,27 @@ impl Session {
         Ok(serde_json::from_value(value).unwrap_or_default())
     }
 
-    /// A screenshot of one element, in memory only (the QR code is a secret:
-    /// it is decoded here and never written anywhere).
+    /// A screenshot of one element as the page renders it, in memory only
+    /// (the QR code is a secret: it is decoded here and never written).
     pub async fn element_png(&self, selector: &str) -> Result<Vec<u8>> {
-        let element = self.page.find_element(selector).await.map_err(|e| anyhow!("no {selector} on the page: {e}"))?;
-        element.scroll_into_view().await?;
-        Ok(element.screenshot(CaptureScreenshotFormat::Png).await?)
+        // Where the element is in the document (not the viewport: the page
+        // may be longer than the window).
+        let rect = self
+            .call(
+                "function(selector) { const e = document.querySelector(selector); if (!e) { return null; } const r = e.getBoundingClientRect(); return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height]; }",
+                &[Value::String(selector.to_string())],
+            )
+            .await?;
+        let [x, y, width, height]: [f64; 4] = serde_json::from_value(rect).map_err(|_| anyhow!("no {selector} on the page"))?;
+        let clip = chromiumoxide::cdp::browser_protocol::page::Viewport { x, y, width, height, scale: 1.0 };
+        let params = chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotParams::builder()
+            .format(CaptureScreenshotFormat::Png)
+            .clip(clip)
+            .capture_beyond_viewport(true)
+            .build();
+        let shot = self.page.execute(params).await?;
+        use base64::Engine as _;
+        Ok(base64::engine::general_purpose::STANDARD.decode(AsRef::<str>::as_ref(&shot.result.data))?)
     }
 
     /// The cookies the browser holds for `url` (its own jar, HttpOnly included).

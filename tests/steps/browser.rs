@@ -329,7 +329,7 @@ async fn page_shows_message(world: &mut ConformanceWorld, id: u64) -> Result<()>
 #[when("the user scans the QR code on the page with an authenticator app")]
 async fn user_scans_qr(world: &mut ConformanceWorld) -> Result<()> {
     let png = world.browser().await?.element_png("img[data-node=totp_qr]").await?;
-    let content = decode_qr_png(&png).context("the QR code on the page does not scan")?;
+    let content = decode_qr_png(&png).map_err(|e| anyhow!("the QR code on the page does not scan: {e:#}"))?;
     let url = OtpAuthUrl::parse(&content)?;
     let issuer = world.deployment().await?.methods.totp_issuer.clone();
     if url.issuer_in_label.as_deref() != Some(issuer.as_str()) {
