@@ -106,7 +106,10 @@ pub async fn chromium() -> Result<Arc<Chromium>, String> {
 /// when scenarios will need it), so the first scenario does not wait for it.
 pub fn warm_up() {
     tokio::spawn(async {
-        let _ = chromium().await;
+        match chromium().await {
+            Ok(chromium) => eprintln!("kratos-conformance: browser {} started in {:.2?} (headless, a context per scenario)", chromium.version, chromium.startup),
+            Err(e) => eprintln!("kratos-conformance: the browser did not start: {e}"),
+        }
     });
 }
 

@@ -29,6 +29,10 @@ use crate::kratos::Kratos;
 /// [`Session::wait_rendered`] for whichever page of the suite comes next.
 pub const ANY_PAGE: &str = "*";
 
+/// How long the browser's events about a request (over the DevTools socket)
+/// may arrive after the page's script saw its outcome.
+const EVENTS_TRAIL: Duration = Duration::from_secs(2);
+
 /// How often a wait for the page looks again.
 const POLL: Duration = Duration::from_millis(40);
 
@@ -273,7 +277,8 @@ impl Session {
         }
         if answer.error.is_some() {
             // The browser's events about the request may trail the script's error.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let url = answer.url.clone();
+            self.settle(|r| r.failures.iter().any(|(u, _)| *u == url)).await;
             answer.browser_said = self.said_about(&answer.url);
         }
         *self.last.lock().expect("not poisoned") = Some(answer.clone());
@@ -384,9 +389,20 @@ impl Session {
             .collect())
     }
 
-    /// The cookies the browser refused to store or to send, and why.
-    pub fn blocked_cookies(&self) -> Vec<Blocked> {
+    /// The cookies the browser refused to store or to send, and why; waits
+    /// for the browser's report of `cookie` (it may trail the page's script).
+    pub async fn blocked_cookies(&self, cookie: &str) -> Vec<Blocked> {
+        self.settle(|r| r.blocked.iter().any(|b| b.cookie == cookie)).await;
         self.reported.lock().expect("not poisoned").blocked.clone()
+    }
+
+    /// Waits until what the browser reported meets `done`, for as long as its
+    /// events may trail the page's script ([`EVENTS_TRAIL`]).
+    async fn settle(&self, done: impl Fn(&Reported) -> bool) {
+        let deadline = tokio::time::Instant::now() + EVENTS_TRAIL;
+        while !done(&self.reported.lock().expect("not poisoned")) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The browser's console, as it reported it.

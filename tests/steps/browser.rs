@@ -230,7 +230,7 @@ async fn browser_did_not_store(world: &mut ConformanceWorld, which: String) -> R
         (deployment.session_cookie.name.clone(), deployment.session_cookie.same_site.clone())
     };
     let cross_site = [format!("SameSite{same_site}"), "UserPreferences".into(), "ThirdPartyPhaseout".into(), "ThirdPartyBlockedInFirstPartySet".into()];
-    let blocked = world.browser().await?.blocked_cookies();
+    let blocked = world.browser().await?.blocked_cookies(&name).await;
     let refused = blocked.iter().find(|b| !b.stored && b.cookie == name);
     match refused {
         Some(b) if !b.reasons.is_empty() && b.reasons.iter().all(|r| cross_site.contains(r)) => Ok(()),
