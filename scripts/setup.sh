@@ -10,6 +10,11 @@
 #        unix:///run/podman/podman.sock, and a local image built from the binary above
 #        (localhost/kratos-conformance/kratos:<version>), because nothing can be pulled.
 #
+#   3. PostgreSQL's server from Debian's packages, where it is missing: cargo test runs the suite on
+#      PostgreSQL too (tests/postgres.rs; each run starts a private server of its own).
+#   4. A real browser for the @real-browser scenarios: Debian's chromium (headless; the
+#      suite drives it over the DevTools protocol, so no chromedriver is needed).
+#
 # KRATOS_BACKEND=process or external skips step 2. Run it again at any time: every step
 # is skipped or quick when its result is already there.
 set -euo pipefail
@@ -132,11 +137,47 @@ setup_engine() {
     build_local_image podman
 }
 
+# --- 3. PostgreSQL --------------------------------------------------------------------
+install_postgres() {
+    if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then
+        return 0
+    fi
+    command -v apt-get >/dev/null || die "PostgreSQL's server is missing and there is no apt-get to install it; install PostgreSQL (initdb, postgres) or skip tests/postgres.rs"
+    say "installing PostgreSQL's server from Debian's packages"
+    # The suite starts a server of its own per run: no cluster of the system's.
+    if [ ! -f /etc/postgresql-common/createcluster.conf ]; then
+        "${sudo[@]}" mkdir -p /etc/postgresql-common
+        echo "create_main_cluster = false" | "${sudo[@]}" tee /etc/postgresql-common/createcluster.conf >/dev/null
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+}
+
+# --- 4. a real browser -------------------------------------------------------------------
+install_browser() {
+    if [ -n "${KRATOS_CHROMIUM:-}" ]; then
+        [ -x "$KRATOS_CHROMIUM" ] || die "KRATOS_CHROMIUM=${KRATOS_CHROMIUM} is not an executable"
+        say "browser: ${KRATOS_CHROMIUM} (KRATOS_CHROMIUM)"
+        return 0
+    fi
+    if ! command -v chromium >/dev/null; then
+        command -v apt-get >/dev/null || die "no Chromium and no apt-get to install it; install Chromium or point KRATOS_CHROMIUM at one"
+        local t; t=$(seconds)
+        say "installing Chromium from Debian's packages"
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        say "installed $(chromium --version 2>/dev/null) in $(elapsed "$t")"
+    fi
+    say "browser: $(chromium --version 2>/dev/null)"
+}
+
 total=$(seconds)
+install_postgres
 build_kratos
 case "$backend" in
     container) setup_engine ;;
     process | external) say "KRATOS_BACKEND=${backend}: no container engine needed" ;;
     *) die "KRATOS_BACKEND=${backend} is not one of container, process, external" ;;
 esac
+install_browser
 say "set-up done in $(elapsed "$total"); now run: cargo test"

@@ -48,8 +48,13 @@ pub fn notes(ledger: &[Deviation], outcomes: &[crate::report::outcomes::Outcome]
     use crate::report::outcomes::Status;
     let mut notes = Vec::new();
     for entry in ledger {
-        let runs: Vec<&crate::report::outcomes::Outcome> =
-            outcomes.iter().filter(|o| o.scenario == entry.scenario || o.scenario.starts_with(&format!("{} (", entry.scenario))).collect();
+        // An outline's name has <placeholders>; its runs have values there.
+        let pattern = regex::Regex::new(&format!(
+            "^{}( \\(.*\\))?$",
+            regex::escape(&entry.scenario).replace("<", "(?:<").replace(">", ">|.+?)")
+        ));
+        let matches = |name: &str| pattern.as_ref().map(|p| p.is_match(name)).unwrap_or(name == entry.scenario);
+        let runs: Vec<&crate::report::outcomes::Outcome> = outcomes.iter().filter(|o| matches(&o.scenario)).collect();
         if runs.iter().any(|o| matches!(o.status, Status::Failed { .. })) {
             notes.push(format!(
                 "the known deviation \"{}\" failed: if Kratos {} no longer behaves this way, remove its @deviation tag and its entry in features/deviations.yml",

@@ -9,6 +9,8 @@
 //!   lifespans; what a scenario needs of it, and what the team expects.
 //! - [`kratos`]: the Kratos launcher (container, local process or an existing
 //!   deployment) and its instances.
+//! - [`browser`]: a real browser (headless Chromium over the DevTools
+//!   protocol) and the suite's own origin for the pages it loads.
 //! - [`client`]: browser, SPA and native clients and the flow, node, session and
 //!   error types they read; the one HTTP helper.
 //! - [`identity`]: identities generated from the team's schema, and the admin API.
@@ -21,6 +23,7 @@
 //! - [`deviations`]: the ledger of known deviations and its check.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
+pub mod browser;
 pub mod check;
 pub mod client;
 pub mod deployment;

@@ -158,13 +158,30 @@ fn percent_decode(s: &str) -> String {
 pub fn decode_qr_data_uri(src: &str) -> Result<String> {
     let encoded = src.strip_prefix("data:image/png;base64,").context("the QR code is not a data:image/png;base64 URI")?;
     let png = base64::engine::general_purpose::STANDARD.decode(encoded).context("the QR code's base64 does not decode")?;
-    let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png).context("the QR code is not a PNG")?.to_luma8();
+    decode_qr_png(&png)
+}
+
+/// Decodes the first QR code in a PNG (a data URI's, or a screenshot of one as
+/// a browser rendered it) to the text it encodes.
+pub fn decode_qr_png(png: &[u8]) -> Result<String> {
+    match first_qr(png)? {
+        Some(decoded) => decoded.map_err(|e| anyhow!("the QR code does not decode: {e}")),
+        None => bail!("no QR code found in the image"),
+    }
+}
+
+/// Whether a PNG shows anything that looks like a QR code (or is no PNG at all).
+pub fn png_shows_qr(png: &[u8]) -> bool {
+    first_qr(png).map(|found| found.is_some()).unwrap_or(true)
+}
+
+/// The first QR code found in a PNG, decoded (or why it does not decode).
+fn first_qr(png: &[u8]) -> Result<Option<Result<String, String>>> {
+    let image = image::load_from_memory_with_format(png, image::ImageFormat::Png).context("the image is not a PNG")?.to_luma8();
     let (w, h) = (image.width() as usize, image.height() as usize);
     let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.get_pixel(x as u32, y as u32).0[0]);
     let grids = prepared.detect_grids();
-    let grid = grids.first().context("no QR code found in the image")?;
-    let (_, content) = grid.decode().map_err(|e| anyhow!("the QR code does not decode: {e}"))?;
-    Ok(content)
+    Ok(grids.first().map(|grid| grid.decode().map(|(_, content)| content).map_err(|e| e.to_string())))
 }
 
 #[cfg(test)]

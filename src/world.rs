@@ -24,6 +24,9 @@ pub struct ConformanceWorld {
     pub transcript: Transcript,
     /// The client the scenario's steps speak through.
     pub client: Option<Client>,
+    /// The scenario's real browser (a context of its own in the run's
+    /// Chromium), for `@real-browser` scenarios.
+    pub browser: Option<crate::browser::Session>,
     /// The response to the last request that a `Then` step is about.
     pub last: Option<Exchange>,
     /// The flow the scenario is working on, and which kind it is.
@@ -77,6 +80,15 @@ pub struct ConformanceWorld {
     /// plus the deployment's session lifespan (what the suite knows, not what
     /// Kratos reports).
     pub session_deadline: Option<std::time::SystemTime>,
+    /// Clients of the same identity, for scenarios that send requests at the
+    /// same moment; and identities with their apps, for those of many identities.
+    pub crowd: Vec<Client>,
+    pub crowd_flows: Vec<Flow>,
+    pub crowd_identities: Vec<(Identity, Authenticator)>,
+    /// The answers of requests sent at the same moment, by attempt; and of many
+    /// logins, by identity and step.
+    pub race_answers: Vec<Vec<Exchange>>,
+    pub crowd_answers: Vec<Vec<(&'static str, Exchange)>>,
     /// Every identity the scenario created, deleted when it ends, and the people
     /// behind all of them (for the recorded documentation's placeholders).
     pub created_identities: Vec<String>,
@@ -84,6 +96,16 @@ pub struct ConformanceWorld {
 }
 
 impl ConformanceWorld {
+    /// The scenario's browser, opened on its instance on first use.
+    pub async fn browser(&mut self) -> Result<&crate::browser::Session> {
+        if self.browser.is_none() {
+            let kratos = self.kratos().await?;
+            let chromium = crate::browser::chromium().await.map_err(|e| anyhow!("{e}"))?;
+            self.browser = Some(chromium.session(kratos).await?);
+        }
+        Ok(self.browser.as_ref().expect("opened above"))
+    }
+
     /// The Kratos instance of this scenario.
     pub async fn kratos(&mut self) -> Result<Arc<Kratos>> {
         if let Some(kratos) = &self.kratos {

@@ -15,6 +15,7 @@ pub mod http;
 mod actions;
 mod enroll;
 mod sessions;
+pub mod race;
 
 use std::fmt;
 use std::str::FromStr;

@@ -81,6 +81,12 @@ pub enum Derivation {
     ShortPrivilegedSession,
     /// Sessions end [`SHORT_SESSION_LIFESPAN`] after they were authenticated.
     ShortSessionLifespan,
+    /// The suite's own origin for a real browser ([`crate::browser::origin`]):
+    /// CORS allows it (and the same server as another site, `localhost`), its
+    /// pages are the login, settings and error UI, and return URLs may point
+    /// at it. The rest of CORS (credentials, headers, methods) and the cookies
+    /// stay as configured: they are what the browser scenarios are about.
+    BrowserOrigin,
 }
 
 /// The lifespan of the derived short-lived flows.
@@ -96,12 +102,37 @@ pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(3);
 pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
 
 impl Derivation {
-    pub const ALL: [Derivation; 3] = [Derivation::ShortFlowLifespans, Derivation::ShortPrivilegedSession, Derivation::ShortSessionLifespan];
+    pub const ALL: [Derivation; 4] = [
+        Derivation::ShortFlowLifespans,
+        Derivation::ShortPrivilegedSession,
+        Derivation::ShortSessionLifespan,
+        Derivation::BrowserOrigin,
+    ];
 
-    /// The settings it changes, as dotted keys and values.
-    pub fn settings(self) -> Vec<(&'static str, Value)> {
+    /// The settings it changes, as dotted keys and values, for the instance
+    /// `instance` of the configuration `base`.
+    pub fn settings(self, base: &RawConfig, instance: &str) -> Vec<(&'static str, Value)> {
         let short = |d: Duration| Value::String(format!("{}s", d.as_secs()));
         match self {
+            Derivation::BrowserOrigin => {
+                let Ok(origins) = crate::browser::origin::origins() else { return Vec::new() };
+                let listed = |key: &str| -> Vec<Value> { base.get(key).and_then(Value::as_array).cloned().unwrap_or_default() };
+                let mut cors = listed("serve.public.cors.allowed_origins");
+                let mut returns = listed("selfservice.allowed_return_urls");
+                for origin in [&origins.allowed, &origins.other_site] {
+                    cors.push(Value::String(crate::browser::Origins::origin(origin)));
+                }
+                returns.push(Value::String(origins.allowed.to_string()));
+                let page = |name: &str| Value::String(crate::browser::Origins::page(&origins.allowed, instance, name).to_string());
+                vec![
+                    ("serve.public.cors.enabled", Value::Bool(true)),
+                    ("serve.public.cors.allowed_origins", Value::Array(cors)),
+                    ("selfservice.allowed_return_urls", Value::Array(returns)),
+                    ("selfservice.flows.login.ui_url", page("login")),
+                    ("selfservice.flows.settings.ui_url", page("settings")),
+                    ("selfservice.flows.error.ui_url", page("error")),
+                ]
+            }
             Derivation::ShortFlowLifespans => vec![
                 ("selfservice.flows.login.lifespan", short(SHORT_LIFESPAN)),
                 ("selfservice.flows.registration.lifespan", short(SHORT_LIFESPAN)),
@@ -120,6 +151,7 @@ impl Derivation {
             Derivation::ShortFlowLifespans => "short-flow-lifespans",
             Derivation::ShortPrivilegedSession => "short-privileged-session",
             Derivation::ShortSessionLifespan => "short-session-lifespan",
+            Derivation::BrowserOrigin => "browser-origin",
         }
     }
 
@@ -128,6 +160,14 @@ impl Derivation {
             Derivation::ShortFlowLifespans => format!("login, registration and settings flows expire after {:?}", SHORT_LIFESPAN),
             Derivation::ShortPrivilegedSession => format!("privileged_session_max_age {:?}", SHORT_PRIVILEGED_SESSION),
             Derivation::ShortSessionLifespan => format!("session.lifespan {:?}", SHORT_SESSION_LIFESPAN),
+            Derivation::BrowserOrigin => match crate::browser::origin::origins() {
+                Ok(o) => format!(
+                    "CORS also allows the suite's pages at {} and {} (another site); login, settings and error UI and a return URL there",
+                    crate::browser::Origins::origin(&o.allowed),
+                    crate::browser::Origins::origin(&o.other_site)
+                ),
+                Err(e) => format!("the suite's origin for the browser is not available: {e}"),
+            },
         }
     }
 }
@@ -229,6 +269,19 @@ pub struct Cors {
     pub enabled: bool,
     pub allowed_origins: Vec<String>,
     pub allow_credentials: bool,
+}
+
+impl Cors {
+    /// Whether a browser page on `origin` may read Kratos' answers, as Kratos'
+    /// CORS handler (rs/cors) decides: an exact entry, `*`, or an entry with
+    /// one `*` wildcard.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.enabled
+            && self.allowed_origins.iter().any(|entry| match entry.split_once('*') {
+                None => entry.eq_ignore_ascii_case(origin),
+                Some((prefix, suffix)) => origin.len() >= prefix.len() + suffix.len() && origin.starts_with(prefix) && origin.ends_with(suffix),
+            })
+    }
 }
 
 /// One Kratos instance's configuration, described.

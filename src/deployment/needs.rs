@@ -21,6 +21,8 @@
 //! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
 //! | `@login-style:unified`, `@login-style:identifier_first` | `selfservice.flows.login.style` |
 //! | `@registration-steps:two`, `@registration-steps:one` | two-step registration, or `enable_legacy_one_step` |
+//! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
+//! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -35,6 +37,10 @@ pub struct RunFacts {
     pub pinned_kratos: bool,
     /// What `/admin/version` reports.
     pub version: Option<String>,
+    /// How many requests the suite sends the instance at once.
+    pub concurrency: usize,
+    /// What the instance's database is, for the reason a scenario cannot run.
+    pub database: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,10 +56,14 @@ pub struct Needs {
     pub recovery: bool,
     pub schema_without_account_name: bool,
     pub pinned_kratos: bool,
+    pub concurrency: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
     pub each_password_identifier: bool,
+    /// `@real-browser`: Chromium, and a deployment whose CORS allows the
+    /// suite's origin and whose login UI is the suite's page.
+    pub real_browser: bool,
 }
 
 impl Needs {
@@ -87,6 +97,7 @@ impl Needs {
                 "recovery" => self.recovery = true,
                 "schema-without-totp-account-name" => self.schema_without_account_name = true,
                 "pinned-kratos" => self.pinned_kratos = true,
+                "concurrency" => self.concurrency = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
@@ -116,6 +127,8 @@ impl Needs {
             self.registration_one_step.get_or_insert(one);
         } else if tag == "each:password-identifier" {
             self.each_password_identifier = true;
+        } else if tag == "real-browser" {
+            self.real_browser = true;
         }
         Ok(())
     }
@@ -133,7 +146,18 @@ impl Needs {
         if self.short_session_lifespan {
             derived.push(Derivation::ShortSessionLifespan);
         }
+        if self.real_browser {
+            derived.push(Derivation::BrowserOrigin);
+        }
         derived
+    }
+
+    /// The needs this machine does not meet (a real browser).
+    pub fn unmet_on_this_machine(&self) -> Vec<String> {
+        match (self.real_browser, crate::browser::missing()) {
+            (true, Some(missing)) => vec![missing],
+            _ => Vec::new(),
+        }
     }
 
     /// Why `deployment` does not meet these needs; empty when it does.
@@ -219,6 +243,18 @@ impl Needs {
                 reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
             }
         }
+        if self.real_browser {
+            if let Ok(origins) = crate::browser::origin::origins() {
+                let origin = crate::browser::Origins::origin(&origins.allowed);
+                let page = crate::browser::Origins::page(&origins.allowed, &deployment.name, "login");
+                if !deployment.cors.allows(&origin) || deployment.ui.login != page.as_str() {
+                    reasons.push(format!(
+                        "a real browser needs the deployment's CORS (serve.public.cors) to allow an origin the suite serves, and its login UI to be the suite's page; this one allows {} (the process and container backends derive such an instance)",
+                        if deployment.cors.enabled && !deployment.cors.allowed_origins.is_empty() { deployment.cors.allowed_origins.join(", ") } else { "no origin".into() }
+                    ));
+                }
+            }
+        }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
             reasons.push("every identity schema names a TOTP account-name trait".into());
         }
@@ -230,6 +266,12 @@ impl Needs {
         let mut reasons = Vec::new();
         if self.admin_api && !facts.admin_api_reachable {
             reasons.push("the admin API is not reachable from the suite (KRATOS_ADMIN_URL)".into());
+        }
+        if self.concurrency && facts.concurrency < 2 {
+            reasons.push(format!(
+                "it sends requests at the same moment, and the instance takes one at a time ({}; run with KRATOS_DATABASE=postgres, or raise KRATOS_MAX_CONCURRENT_REQUESTS for an external deployment)",
+                facts.database
+            ));
         }
         if self.pinned_kratos && !facts.pinned_kratos {
             reasons.push("the suite did not start its own pinned Kratos (KRATOS_BIN, KRATOS_IMAGE or an external deployment)".into());

@@ -8,6 +8,7 @@ use std::time::Duration;
 use testcontainers::bollard::models::PortBinding;
 use testcontainers::core::{ContainerPort, IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
+use testcontainers::core::{ExecCommand, Mount};
 use testcontainers::{ContainerAsync, CopyTargetOptions, CopyToContainer, Image, ImageExt};
 use url::Url;
 
@@ -29,6 +30,7 @@ pub struct KratosImage {
     cmd: Vec<String>,
     env: BTreeMap<String, String>,
     files: Vec<CopyToContainer>,
+    mounts: Vec<Mount>,
 }
 
 impl KratosImage {
@@ -44,6 +46,7 @@ impl KratosImage {
             cmd: vec!["serve".into(), "--dev".into(), "--sqa-opt-out".into()],
             env: BTreeMap::new(),
             files: Vec::new(),
+            mounts: Vec::new(),
         }
     }
 
@@ -71,6 +74,7 @@ impl KratosImage {
         for o in &launch.env {
             self.env.insert(o.name.clone(), o.value.clone());
         }
+        self.mounts.extend(launch.mounts.iter().map(|(host, inside)| Mount::bind_mount(host.display().to_string(), inside.clone())));
         let schemas = overrides::identity_schemas(&launch.schemas, |local| match local.strip_prefix(&launch.dir) {
             Ok(relative) => format!("{CONTAINER_CONFIG_DIR}/{}", relative.display()),
             Err(_) => format!("{CONTAINER_CONFIG_DIR}/.schemas/{}", local.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
@@ -110,6 +114,10 @@ impl Image for KratosImage {
 
     fn copy_to_sources(&self) -> impl IntoIterator<Item = &CopyToContainer> {
         &self.files
+    }
+
+    fn mounts(&self) -> impl IntoIterator<Item = &Mount> {
+        &self.mounts
     }
 
     fn cmd(&self) -> impl IntoIterator<Item = impl Into<Cow<'_, str>>> {
@@ -197,6 +205,28 @@ fn loopback_url(port: u16) -> Url {
 
 fn is_port_conflict(message: &str) -> bool {
     message.contains("address already in use") || message.contains("port is already allocated")
+}
+
+/// `kratos migrate sql -e --yes` in the started container, on its `DSN`.
+pub async fn migrate(container: &ContainerAsync<KratosImage>, timeout: Duration) -> Result<(), SetupError> {
+    let exec = async {
+        let mut result = container
+            .exec(ExecCommand::new(["/usr/bin/kratos", "migrate", "sql", "-e", "--yes"]))
+            .await
+            .map_err(|e| format!("cannot run kratos migrate sql in the container: {}", super::one_line(&e.to_string())))?;
+        let stderr = result.stderr_to_vec().await.unwrap_or_default();
+        match result.exit_code().await {
+            Ok(Some(0)) => Ok(()),
+            _ => {
+                let said = String::from_utf8_lossy(&stderr);
+                Err(format!("kratos migrate sql failed in the container: {}", said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default()))
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, exec).await {
+        Ok(result) => result.map_err(SetupError::Start),
+        Err(_) => Err(SetupError::Start(format!("kratos migrate sql took longer than {timeout:?} (KRATOS_STARTUP_TIMEOUT)"))),
+    }
 }
 
 /// Everything Kratos logged in the container.

@@ -7,6 +7,7 @@
 //! what is not under test changed ([`overrides`]).
 
 pub mod container;
+pub mod database;
 pub mod engine;
 pub mod names;
 pub mod overrides;
@@ -207,6 +208,8 @@ pub struct Instances {
     pub abandoned: Swept,
     /// The leases of this run's containers, renewed while it runs.
     leases: Option<Leases>,
+    /// The run's PostgreSQL (`KRATOS_DATABASE=postgres`).
+    pub postgres: Option<database::Postgres>,
     started: std::sync::Mutex<BTreeMap<String, Arc<Kratos>>>,
 }
 
@@ -248,7 +251,13 @@ impl Instances {
             }
             Backend::External => {}
         }
-        Ok(Instances { settings, config_dir, engine, image, abandoned, leases, started: Default::default() })
+        let postgres = match settings.database {
+            database::DatabaseKind::Postgres => {
+                Some(database::Postgres::start(&crate::runner::report_dir().join("postgres"), run_id()).await?)
+            }
+            database::DatabaseKind::Sqlite => None,
+        };
+        Ok(Instances { settings, config_dir, engine, image, abandoned, leases, postgres, started: Default::default() })
     }
 
     /// Makes these the run's instances (see [`instances`]).
@@ -304,8 +313,9 @@ impl Instances {
 
     async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
         let mut config = self.config_dir.load(spec.variant.as_deref())?;
+        let base = config.clone();
         for derivation in &spec.derived {
-            for (key, value) in derivation.settings() {
+            for (key, value) in derivation.settings(&base, &spec.name()) {
                 config.set(key, value);
             }
         }
@@ -368,6 +378,9 @@ impl Instances {
         if let Some(engine) = &self.engine {
             engine.remove_run(ownership::run_id()).await;
         }
+        if let Some(postgres) = &self.postgres {
+            postgres.stop().await;
+        }
         Vec::new()
     }
 
@@ -391,6 +404,11 @@ impl Instances {
             admin_api_reachable: kratos.version.is_some(),
             pinned_kratos: self.runs_pinned_build() && kratos.version.as_deref() == Some(pinned_version()),
             version: kratos.version.clone(),
+            concurrency: self.settings.max_concurrent_requests,
+            database: match self.settings.backend {
+                Backend::External => "an external deployment".into(),
+                _ => format!("Kratos on {}", self.settings.database.name()),
+            },
         };
         let kratos = Arc::new(kratos);
         self.started.lock().expect("not poisoned").insert(spec.name(), Arc::clone(&kratos));
@@ -419,9 +437,17 @@ impl Instances {
 
     async fn start_container(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let image = self.image.clone().expect("prepare chose an image");
-        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let mut launch = Launch::new(&self.config_dir, spec, &schemas);
+        if let Some(postgres) = &self.postgres {
+            postgres.create_database(&spec.name()).await?;
+            launch.set_dsn(postgres.dsn(&database_name(spec), database::CONTAINER_SOCKET_DIR));
+            launch.mounts.push((postgres.socket_dir.clone(), database::CONTAINER_SOCKET_DIR.to_string()));
+        }
         let started = container::start(&image, &launch, timeout).await?;
         self.leases.as_ref().expect("prepare started the leases").hold(started.container.id());
+        if self.postgres.is_some() {
+            container::migrate(&started.container, timeout).await?;
+        }
         let waited = {
             let c = &started.container;
             ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || async move {
@@ -462,7 +488,11 @@ impl Instances {
 
     async fn start_process(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let binary = &self.settings.binary;
-        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let mut launch = Launch::new(&self.config_dir, spec, &schemas);
+        if let Some(postgres) = &self.postgres {
+            launch.set_dsn(postgres.create_database(&spec.name()).await?);
+            process::migrate(binary, &launch, timeout).await?;
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -561,6 +591,8 @@ pub struct Launch {
     /// The host to reach Kratos at, where its cookies need one ([`names`]);
     /// otherwise 127.0.0.1.
     pub public_host: Option<String>,
+    /// Folders to mount into a container (the database's socket).
+    pub mounts: Vec<(PathBuf, String)>,
 }
 
 impl Launch {
@@ -579,9 +611,18 @@ impl Launch {
             files.push(relative(&dir.variant_file(variant)));
         }
         let mut env = overrides::not_under_test();
-        env.extend(overrides::derivations(&spec.derived));
-        let public_host = dir.load(spec.variant.as_deref()).ok().and_then(|config| names::public_host(&config));
-        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host }
+        let base = dir.load(spec.variant.as_deref()).ok();
+        if let Some(base) = &base {
+            env.extend(overrides::derivations(&spec.derived, base, &spec.name()));
+        }
+        let public_host = base.as_ref().and_then(names::public_host);
+        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host, mounts: Vec::new() }
+    }
+
+    /// Runs on this database instead of the default in-memory SQLite.
+    pub fn set_dsn(&mut self, dsn: String) {
+        self.env.retain(|o| o.name != "DSN");
+        self.env.push(overrides::Override { name: "DSN".into(), value: dsn });
     }
 }
 
@@ -600,6 +641,11 @@ async fn admin_version(url: &Url) -> Option<String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().ok()?;
     let body: serde_json::Value = http.get(url.clone()).send().await.ok()?.json().await.ok()?;
     body.get("version")?.as_str().map(str::to_string)
+}
+
+/// The database of an instance: its name, made safe for SQL.
+fn database_name(spec: &InstanceSpec) -> String {
+    spec.name().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
 /// This run's id (see [`ownership::run_id`]): its containers and log folder carry it.

@@ -33,6 +33,12 @@ pub fn public_host(config: &RawConfig) -> Option<String> {
     Some(host)
 }
 
+/// Every name the suite gave its Kratos (the browser resolves them to
+/// loopback too).
+pub fn all() -> Vec<String> {
+    NAMES.read().expect("not poisoned").clone()
+}
+
 /// `builder`, resolving every name the suite gave its Kratos to loopback (the
 /// port comes from each URL).
 pub fn resolve(mut builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {

@@ -59,12 +59,19 @@ pub fn not_under_test() -> Vec<Override> {
     .collect()
 }
 
-/// The derivations' settings as environment variables.
-pub fn derivations(derived: &[Derivation]) -> Vec<Override> {
+/// The derivations' settings as environment variables (lists as JSON, which
+/// Kratos reads for list settings, as for `IDENTITY_SCHEMAS`).
+pub fn derivations(derived: &[Derivation], base: &crate::deployment::RawConfig, instance: &str) -> Vec<Override> {
     derived
         .iter()
-        .flat_map(|d| d.settings())
-        .map(|(key, value)| Override { name: env_name(key), value: value.as_str().unwrap_or_default().to_string() })
+        .flat_map(|d| d.settings(base, instance))
+        .map(|(key, value)| Override {
+            name: env_name(key),
+            value: match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            },
+        })
         .collect()
 }
 
@@ -104,7 +111,7 @@ mod tests {
     #[test]
     fn env_names_follow_kratos() {
         assert_eq!(env_name("selfservice.flows.settings.privileged_session_max_age"), "SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE");
-        let env = derivations(&[Derivation::ShortFlowLifespans]);
+        let env = derivations(&[Derivation::ShortFlowLifespans], &crate::deployment::RawConfig::from_value(json!({})), "strict");
         assert!(env.iter().any(|o| o.name == "SELFSERVICE_FLOWS_LOGIN_LIFESPAN" && o.value == "2s"));
     }
 

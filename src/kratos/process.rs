@@ -74,6 +74,29 @@ pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
     Ok(Started { child, log, public_url, admin_url })
 }
 
+/// `kratos migrate sql -e --yes` on the database of `launch` (its `DSN`), with
+/// the same configuration and environment `serve` will have.
+pub async fn migrate(binary: &Path, launch: &Launch, timeout: std::time::Duration) -> Result<(), SetupError> {
+    let mut command = Command::new(binary);
+    command.args(["migrate", "sql", "-e", "--yes"]);
+    for file in &launch.files {
+        command.arg("-c").arg(launch.dir.join(file));
+    }
+    command.current_dir(&launch.dir).envs(launch.env.iter().map(|o| (o.name.as_str(), o.value.as_str()))).stdin(Stdio::null()).kill_on_drop(true);
+    let schemas = overrides::identity_schemas(&launch.schemas, |local| local.display().to_string());
+    command.env(&schemas.name, &schemas.value);
+    let output = tokio::time::timeout(timeout, command.output())
+        .await
+        .map_err(|_| SetupError::Start(format!("kratos migrate sql for {} took longer than {timeout:?} (KRATOS_STARTUP_TIMEOUT)", launch.name)))?
+        .map_err(|e| SetupError::Start(format!("cannot run {} migrate sql: {e}", binary.display())))?;
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr);
+        let line = said.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with(' ')).unwrap_or_default().to_string();
+        return Err(SetupError::Start(format!("kratos migrate sql failed for {}: {line}", launch.name)));
+    }
+    Ok(())
+}
+
 /// This run's log folder, `kratos-logs/<run id>/` in the report folder
 /// (`KRATOS_REPORT_DIR`), created on first use; older runs' folders beyond the
 /// last [`KEPT_RUNS`] are removed then, so the logs do not grow without limit.

@@ -51,6 +51,8 @@ pub struct Settings {
     /// `KRATOS_MAX_CONCURRENT_REQUESTS`: how many requests one Kratos instance is
     /// sent at the same time (scenarios still run concurrently).
     pub max_concurrent_requests: usize,
+    /// `KRATOS_DATABASE`: what the suite's own Kratos instances run on.
+    pub database: super::database::DatabaseKind,
     /// `TESTCONTAINERS_COMMAND=keep`: the run leaves its containers running, marked
     /// kept so that no later run removes them (`remove`, the default: it removes them).
     pub keep_containers: bool,
@@ -83,6 +85,16 @@ impl Settings {
             _ => None,
         };
         let binary = var("KRATOS_BIN").map(PathBuf::from).unwrap_or_else(Settings::pinned_binary);
+        let database = match var("KRATOS_DATABASE").as_deref() {
+            None | Some("sqlite") => super::database::DatabaseKind::Sqlite,
+            Some("postgres") if backend == Backend::External => {
+                return Err(SetupError::Config(
+                    "KRATOS_DATABASE=postgres is for the Kratos the suite runs; an external deployment has its own database (set KRATOS_MAX_CONCURRENT_REQUESTS for how much it may take at once)".into(),
+                ));
+            }
+            Some("postgres") => super::database::DatabaseKind::Postgres,
+            Some(other) => return Err(SetupError::Config(format!("KRATOS_DATABASE={other} is not one of: sqlite (default), postgres"))),
+        };
         Ok(Settings {
             backend,
             image: var("KRATOS_IMAGE"),
@@ -92,8 +104,9 @@ impl Settings {
             config_dir: var("KRATOS_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("kratos-config")),
             startup_timeout: seconds_var("KRATOS_STARTUP_TIMEOUT", 60)?,
             http_timeout: seconds_var("KRATOS_HTTP_TIMEOUT", 10)?,
+            database,
             max_concurrent_requests: match var("KRATOS_MAX_CONCURRENT_REQUESTS") {
-                None => 1,
+                None => database.default_concurrency(),
                 Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     SetupError::Config(format!("KRATOS_MAX_CONCURRENT_REQUESTS={v} is not a positive whole number"))
                 })?,

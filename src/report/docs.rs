@@ -48,8 +48,14 @@ fn key(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> Key {
 static STASHED: LazyLock<Mutex<HashMap<Key, Stash>>> = LazyLock::new(Default::default);
 static RECORDED: LazyLock<Mutex<Vec<Recorded>>> = LazyLock::new(Default::default);
 
+/// The tag of scenarios the pages leave out (too many exchanges, in no fixed order).
+pub const UNDOCUMENTED_TAG: &str = "undocumented";
+
 /// Called by the after-hook with the scenario's exchanges.
 pub fn stash(feature: &gherkin::Feature, scenario: &gherkin::Scenario, stash: Stash) {
+    if feature.tags.iter().chain(&scenario.tags).any(|t| t == UNDOCUMENTED_TAG) {
+        return;
+    }
     STASHED.lock().expect("not poisoned").insert(key(feature, scenario), stash);
 }
 

@@ -65,6 +65,9 @@ pub fn render(outcomes: &[Outcome]) -> String {
                 Status::Failed { step, message } => {
                     let first = message.lines().next().unwrap_or_default();
                     let mut body = format!("{step}\n{message}");
+                    if !outcome.artifacts.is_empty() {
+                        body.push_str(&format!("\n--- left in the report folder ---\n{}", outcome.artifacts.join("\n")));
+                    }
                     if let Some(log) = &outcome.kratos_log {
                         body.push_str(&format!("\n--- what Kratos logged about this scenario's requests ---\n{log}"));
                     }
@@ -74,8 +77,20 @@ pub fn render(outcomes: &[Outcome]) -> String {
                     let _ = writeln!(xml, "      <skipped message=\"{}\"/>", attribute(reason));
                 }
             }
-            if !outcome.steps.is_empty() {
-                let _ = writeln!(xml, "      <system-out>{}</system-out>", cdata(&outcome.steps.join("\n")));
+            // `[[ATTACHMENT|path]]`: how Jenkins and GitLab find a test's files.
+            let attached: Vec<String> = match &outcome.status {
+                Status::Failed { .. } => outcome
+                    .artifacts
+                    .iter()
+                    .filter_map(|a| a.strip_prefix("screenshot: ").or_else(|| a.strip_prefix("browser console: ")))
+                    .map(|path| format!("[[ATTACHMENT|{path}]]"))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !outcome.steps.is_empty() || !attached.is_empty() {
+                let mut out = outcome.steps.clone();
+                out.extend(attached);
+                let _ = writeln!(xml, "      <system-out>{}</system-out>", cdata(&out.join("\n")));
             }
             xml.push_str("    </testcase>\n");
         }
@@ -114,6 +129,7 @@ mod tests {
             status,
             duration: Duration::from_millis(1500),
             kratos_log: None,
+            artifacts: vec!["screenshot: target/conformance-reports/browser/x.png".into()],
             steps: vec!["✔ Given a native client".into()],
         }
     }
@@ -131,5 +147,7 @@ mod tests {
         assert!(xml.contains("<failure message=\"expected 1, got 2\""));
         assert!(xml.contains("]]]]><![CDATA[>"));
         assert!(xml.contains("name=\"fails &quot;here&quot;\""));
+        assert!(xml.contains("[[ATTACHMENT|target/conformance-reports/browser/x.png]]"));
+        assert!(xml.contains("--- left in the report folder ---\nscreenshot: target/conformance-reports/browser/x.png"));
     }
 }

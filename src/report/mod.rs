@@ -43,3 +43,41 @@ pub async fn kratos_log_for_failure(kratos: &Kratos, transcript: &Transcript) ->
     let tail = &lines[lines.len().saturating_sub(LOG_LINES)..];
     crate::redact::text(&tail.join("\n"))
 }
+
+/// What the suite's requests cost Kratos: how many it completed, and the time
+/// it took on them, summed (from its request log: `took:` of every "completed
+/// handling request" line that carries the suite's scenario header).
+pub fn server_time(log: &str) -> (usize, std::time::Duration) {
+    static TOOK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"took"?:\s*"?([0-9.]+)(ns|µs|us|ms|s|m)?"#).expect("valid"));
+    let mut count = 0;
+    let mut total = std::time::Duration::ZERO;
+    for line in log.lines().filter(|l| l.contains("completed handling request") && l.contains(crate::client::http::SCENARIO_HEADER)) {
+        let Some(took) = TOOK.captures(line) else { continue };
+        let value: f64 = took[1].parse().unwrap_or_default();
+        let seconds = match took.get(2).map(|u| u.as_str()) {
+            Some("ns") | None => value / 1e9,
+            Some("µs" | "us") => value / 1e6,
+            Some("ms") => value / 1e3,
+            Some("m") => value * 60.0,
+            _ => value,
+        };
+        count += 1;
+        total += std::time::Duration::from_secs_f64(seconds);
+    }
+    (count, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_time_reads_text_and_json_logs() {
+        let log = "time=x level=info msg=completed handling request http_request=map[headers:map[x-conformance-scenario:abc]] http_response=map[status:200 took:2.5ms]\n\
+                   {\"msg\":\"completed handling request\",\"http_request\":{\"headers\":{\"x-conformance-scenario\":\"abc\"}},\"http_response\":{\"took\":1500000}}\n\
+                   time=x msg=completed handling request http_request=map[headers:map[accept:*/*]] took:9s";
+        let (count, total) = server_time(log);
+        assert_eq!(count, 2);
+        assert_eq!(total, std::time::Duration::from_micros(4000));
+    }
+}

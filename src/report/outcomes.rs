@@ -33,6 +33,9 @@ pub struct Outcome {
     pub duration: Duration,
     /// What the Kratos of the scenario logged about its requests (failures only).
     pub kratos_log: Option<String>,
+    /// What a failed scenario left in the report folder (a browser's
+    /// screenshot and console log), one line each: `screenshot: <path>`.
+    pub artifacts: Vec<String>,
     /// The steps as they ran, one line each (`✔ Given ...`).
     pub steps: Vec<String>,
 }
@@ -45,6 +48,7 @@ impl Outcome {
 
 static OUTCOMES: LazyLock<Mutex<Vec<Outcome>>> = LazyLock::new(Default::default);
 static KRATOS_LOGS: LazyLock<Mutex<HashMap<(String, usize, String), String>>> = LazyLock::new(Default::default);
+static ARTIFACTS: LazyLock<Mutex<HashMap<(String, usize, String), Vec<String>>>> = LazyLock::new(Default::default);
 
 /// Every outcome so far, in the order the scenarios ended.
 pub fn all() -> Vec<Outcome> {
@@ -54,6 +58,22 @@ pub fn all() -> Vec<Outcome> {
 /// The after-hook attaches what Kratos logged for a failed scenario.
 pub fn attach_kratos_log(feature: &gherkin::Feature, scenario: &gherkin::Scenario, log: String) {
     KRATOS_LOGS.lock().expect("not poisoned").insert(key(feature, scenario), log);
+}
+
+/// The after-hook attaches what a failed scenario left in the report folder.
+pub fn attach_artifacts(feature: &gherkin::Feature, scenario: &gherkin::Scenario, artifacts: Vec<String>) {
+    ARTIFACTS.lock().expect("not poisoned").insert(key(feature, scenario), artifacts);
+}
+
+/// A file name for what a scenario leaves in the report folder:
+/// `<feature file>-<line>-<scenario, in letters and digits>`.
+pub fn file_name(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> String {
+    let stem = feature.path.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let words: String = scenario.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let words: Vec<&str> = words.split('-').filter(|w| !w.is_empty()).collect();
+    let mut name = format!("{stem}-{}-{}", scenario.position.line, words.join("-"));
+    name.truncate(100);
+    name
 }
 
 fn key(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> (String, usize, String) {
@@ -119,6 +139,7 @@ impl<W: World> Writer<W> for Collector {
                     status: running.status.unwrap_or(Status::Passed),
                     duration: running.started.and_then(|s| at.duration_since(s).ok()).unwrap_or_default(),
                     kratos_log: KRATOS_LOGS.lock().expect("not poisoned").remove(&key),
+                    artifacts: ARTIFACTS.lock().expect("not poisoned").remove(&key).unwrap_or_default(),
                     steps: running.steps,
                 };
                 if let Status::Failed { step, message } = &outcome.status {
@@ -152,6 +173,9 @@ fn live_failure(outcome: &Outcome, step: &str, message: &str) {
     let first = message.lines().next().unwrap_or_default();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "✘ FAILED {} — {} ({})\n    at: {step}\n    {first}", outcome.feature, outcome.scenario, outcome.location());
+    for artifact in &outcome.artifacts {
+        let _ = writeln!(err, "    {artifact}");
+    }
 }
 
 /// Failures grouped by cause: the same step and the same first line of the

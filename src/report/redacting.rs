@@ -116,6 +116,21 @@ fn redacted_info(info: &event::Info) -> event::Info {
     std::sync::Arc::new(redact::text(&text))
 }
 
+/// Writes a text to the report folder (a browser's console log) with every
+/// secret redacted: files beside the reports pass this point like events do.
+pub fn write_text(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, redact::text(text))
+}
+
+/// Writes a screenshot to the report folder, unless it shows a QR code: the
+/// TOTP QR code encodes the secret, and a picture of it cannot be redacted.
+pub fn write_png(path: &std::path::Path, png: &[u8]) -> Result<(), String> {
+    if crate::totp::png_shows_qr(png) {
+        return Err(format!("{} was not written: the page still shows a QR code (it may encode a TOTP secret)", path.display()));
+    }
+    std::fs::write(path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// The text of a step error, as writers show it.
 pub fn error_text(error: &StepError) -> String {
     match error {

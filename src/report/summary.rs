@@ -47,8 +47,15 @@ pub struct Phases {
     pub documentation: Duration,
 }
 
+/// What the suite's requests cost Kratos, over every instance with a log.
+pub struct ServerTime {
+    pub requests: usize,
+    pub total: Duration,
+    pub by_instance: Vec<(String, usize, Duration)>,
+}
+
 /// The text printed at the end of the run.
-pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phases: Phases, reports: &Path) -> String {
+pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phases: Phases, server: Option<&ServerTime>, reports: &Path) -> String {
     let mut out = String::from("\nkratos-conformance summary\n");
     let started = instances.started();
     let version = started.iter().find_map(|k| k.version.clone()).unwrap_or_else(|| "of unknown version (its admin API did not answer)".into());
@@ -93,6 +100,19 @@ pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phase
                 let _ = writeln!(out, "        {} — {}", member.location(), member.scenario);
             }
         }
+    }
+    if let Some(server) = server.filter(|s| s.requests > 0) {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let floor = server.total.as_secs_f64() / cores as f64;
+        let ratio = if floor > 0.0 { phases.scenarios.as_secs_f64() / floor } else { 0.0 };
+        let parts: Vec<String> = server.by_instance.iter().map(|(name, n, t)| format!("{name} {t:.1?}/{n}")).collect();
+        let _ = writeln!(
+            out,
+            "  server time {:.1?} over {} requests ({}); the scenarios took {ratio:.2} × (server time ÷ {cores} cores)",
+            server.total,
+            server.requests,
+            parts.join(", ")
+        );
     }
     let _ = writeln!(
         out,

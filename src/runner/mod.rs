@@ -98,6 +98,9 @@ async fn run(settings: Settings) -> ExitCode {
         return ExitCode::from(2);
     }
     plan.finalize(instances);
+    if plan.needs_browser() {
+        crate::browser::warm_up();
+    }
     let ready_at = wall.elapsed();
     print_deployment(instances, &plan);
     let only_smoke = plan.only_smoke_applies(&selection);
@@ -130,7 +133,16 @@ async fn run(settings: Settings) -> ExitCode {
         .after(|feature, _rule, scenario, finished, world| {
             Box::pin(async move {
                 let Some(world) = world else { return };
-                if let Some(kratos) = world.kratos_in_use() {
+                let failed = matches!(finished, ScenarioFinished::StepFailed(..));
+                // The browser's traffic is not the suite's own: its scenarios
+                // have no flow documentation (their set-up alone says nothing).
+                if let Some(browser) = world.browser.take() {
+                    if failed {
+                        let saved = browser.capture_failure(&report_dir().join("browser"), &outcomes::file_name(feature, scenario)).await;
+                        outcomes::attach_artifacts(feature, scenario, saved);
+                    }
+                    browser.close().await;
+                } else if let Some(kratos) = world.kratos_in_use() {
                     let stash = docs::Stash {
                         exchanges: world.transcript.all(),
                         people: world.people.clone(),
@@ -139,10 +151,10 @@ async fn run(settings: Settings) -> ExitCode {
                         instance: kratos.name.clone(),
                     };
                     docs::stash(feature, scenario, stash);
-                    if matches!(finished, ScenarioFinished::StepFailed(..)) {
-                        let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
-                        outcomes::attach_kratos_log(feature, scenario, log);
-                    }
+                }
+                if let (Some(kratos), true) = (world.kratos_in_use(), failed) {
+                    let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
+                    outcomes::attach_kratos_log(feature, scenario, log);
                 }
                 world.delete_created_identities().await;
             })
@@ -164,6 +176,7 @@ async fn run(settings: Settings) -> ExitCode {
         .await;
     progress.abort();
     let scenarios_done = wall.elapsed();
+    let server = server_time(instances).await;
     shut_down(instances).await;
 
     finish_docs(instances, &selection);
@@ -173,7 +186,7 @@ async fn run(settings: Settings) -> ExitCode {
         eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
     }
     let phases = summary::Phases { ready: ready_at, scenarios: scenarios_done.saturating_sub(ready_at), documentation: docs_done.saturating_sub(scenarios_done) };
-    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, &reports));
+    println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, Some(&server), &reports));
     let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
     let version = instances.started().iter().find_map(|k| k.version.clone());
     for note in deviations::notes(&ledger, &outcomes, version.as_deref()) {
@@ -291,9 +304,24 @@ fn finish_docs(instances: &Instances, selection: &Selection) {
             status,
             duration: started.elapsed(),
             kratos_log: None,
+            artifacts: Vec::new(),
             steps: Vec::new(),
         });
     }
+}
+
+/// What the suite's requests cost the instances, read from their logs before
+/// they are stopped.
+async fn server_time(instances: &Instances) -> summary::ServerTime {
+    let mut server = summary::ServerTime { requests: 0, total: Duration::ZERO, by_instance: Vec::new() };
+    for kratos in instances.started() {
+        let Some(log) = kratos.log().await else { continue };
+        let (requests, total) = report::server_time(&log);
+        server.requests += requests;
+        server.total += total;
+        server.by_instance.push((kratos.name.clone(), requests, total));
+    }
+    server
 }
 
 /// `KRATOS_CONFORMANCE_SECRETS_FILE`: where the suite's own redaction test
@@ -382,6 +410,7 @@ async fn remove_everything_on_signal() {
 /// Removes what the run started, or, with `TESTCONTAINERS_COMMAND=keep`, lists
 /// the containers it keeps and how to remove each.
 async fn shut_down(instances: &Instances) {
+    crate::browser::shutdown().await;
     for kept in instances.shutdown().await {
         eprintln!("kratos-conformance: {kept}");
     }

@@ -105,7 +105,12 @@ impl Plan {
                     .map_err(|e| SetupError::Config(format!("{}:{}: {e}", feature.path.as_deref().unwrap_or(dir).display(), scenario.position.line)))?;
                 let mut first_reasons = None;
                 let mut chosen = None;
-                for variant in instances.variants() {
+                let on_this_machine = needs.unmet_on_this_machine();
+                let variants = if on_this_machine.is_empty() { instances.variants() } else { Vec::new() };
+                if !on_this_machine.is_empty() {
+                    first_reasons = Some(on_this_machine);
+                }
+                for variant in variants {
                     let derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
                     let spec = InstanceSpec { variant, derived };
                     if !descriptions.contains_key(&spec) {
@@ -209,6 +214,11 @@ impl Plan {
     /// Whether cucumber should run (or report) this scenario.
     pub fn selects(&self, feature: &Feature, scenario: &Scenario) -> bool {
         scenario.tags.iter().any(|t| t == NOT_APPLICABLE_TAG) || self.runs.contains_key(&Key::of(feature, scenario))
+    }
+
+    /// Whether a scenario that runs needs a real browser.
+    pub fn needs_browser(&self) -> bool {
+        self.entries.values().any(|p| p.needs.real_browser && matches!(p.verdict, Verdict::Run { .. }))
     }
 
     /// Scenario counts: (runs, not applicable).

@@ -2,6 +2,8 @@
 //! client action or check from the library, and keeps what later steps need in
 //! the world.
 
+mod concurrency;
+mod browser;
 mod flow;
 mod identity;
 mod kratos;

@@ -1,0 +1,160 @@
+//! The suite's own origin: a small HTTP server on loopback that serves this
+//! repository's pages (`spa/`: the SPA walk-through and a minimal login UI) to
+//! the browser, on a port of its own, so the page runs cross-origin to Kratos'
+//! public API (same site: both are `127.0.0.1`).
+//!
+//! Two listeners, their ports chosen before any Kratos starts (a derived
+//! instance names them in its configuration, see
+//! [`crate::deployment::Derivation::BrowserOrigin`]):
+//! - the **allowed** origin `http://127.0.0.1:<port>`, which the derived
+//!   instance's CORS allows and whose pages are its UI URLs; the same port under
+//!   the name `localhost` is **another site** (`http://localhost:<port>`), also
+//!   allowed by CORS, so that only the cookies' `SameSite` differs;
+//! - the **refused** origin `http://127.0.0.1:<other port>`, which no derived
+//!   instance allows.
+//!
+//! Pages are addressed per instance (`/i/<instance>/spa`, `/i/<instance>/login`,
+//! ...); `/i/<instance>/config.json` tells a page where that instance's public
+//! API is, once it runs.
+
+use std::convert::Infallible;
+use std::sync::OnceLock;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use url::Url;
+
+/// The pages, compiled in: the suite serves exactly what this repository holds.
+const FILES: &[(&str, &str, &str)] = &[
+    ("spa.html", "text/html; charset=utf-8", include_str!("../../spa/spa.html")),
+    ("ui.html", "text/html; charset=utf-8", include_str!("../../spa/ui.html")),
+    ("spa.js", "text/javascript; charset=utf-8", include_str!("../../spa/spa.js")),
+    ("ui.js", "text/javascript; charset=utf-8", include_str!("../../spa/ui.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("../../spa/style.css")),
+];
+
+/// The pages of the login UI, as the derived instance's UI URLs name them.
+pub const UI_PAGES: &[&str] = &["login", "settings", "error", "welcome"];
+
+/// Where the suite serves its pages.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    /// `http://127.0.0.1:<port>`: allowed by the derived instance's CORS.
+    pub allowed: Url,
+    /// `http://localhost:<port>`: the same server, another site than Kratos'
+    /// `127.0.0.1` (allowed by CORS too).
+    pub other_site: Url,
+    /// `http://127.0.0.1:<other port>`: allowed by nobody.
+    pub refused: Url,
+}
+
+impl Origins {
+    /// An origin as the `Origin` header and CORS' `allowed_origins` spell it
+    /// (no trailing slash).
+    pub fn origin(url: &Url) -> String {
+        url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// A page of the suite for `instance` on `origin`: `spa`, `login`, ...
+    pub fn page(origin: &Url, instance: &str, page: &str) -> Url {
+        let mut url = origin.clone();
+        url.set_path(&format!("/i/{instance}/{page}"));
+        url
+    }
+}
+
+static ORIGINS: OnceLock<Result<Origins, String>> = OnceLock::new();
+
+/// The suite's origins, bound (and served) on first use. Must be called on the
+/// runtime (the server's tasks are spawned on it).
+pub fn origins() -> Result<Origins, String> {
+    ORIGINS.get_or_init(bind).clone()
+}
+
+fn bind() -> Result<Origins, String> {
+    let listen = || -> Result<(tokio::net::TcpListener, u16), String> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("the suite cannot listen on 127.0.0.1 for its SPA origin: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| format!("the SPA origin needs the suite's runtime: {e}"))?;
+        Ok((listener, port))
+    };
+    let (allowed, allowed_port) = listen()?;
+    let (refused, refused_port) = listen()?;
+    tokio::spawn(serve(allowed));
+    tokio::spawn(serve(refused));
+    let url = |host: &str, port: u16| Url::parse(&format!("http://{host}:{port}/")).expect("a valid URL");
+    Ok(Origins { allowed: url("127.0.0.1", allowed_port), other_site: url("localhost", allowed_port), refused: url("127.0.0.1", refused_port) })
+}
+
+async fn serve(listener: tokio::net::TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, hyper::service::service_fn(answer))
+                .await;
+        });
+    }
+}
+
+async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(route(request.uri().path()))
+}
+
+/// `/assets/<file>`, `/i/<instance>/config.json`, `/i/<instance>/spa` and the
+/// UI pages; anything else is 404.
+fn route(path: &str) -> Response<Full<Bytes>> {
+    if let Some(file) = path.strip_prefix("/assets/") {
+        return match FILES.iter().find(|(name, _, _)| *name == file) {
+            Some((_, content_type, body)) => respond(StatusCode::OK, content_type, body.to_string()),
+            None => not_found(),
+        };
+    }
+    if path == "/favicon.ico" {
+        return respond(StatusCode::NO_CONTENT, "image/x-icon", String::new());
+    }
+    let Some(rest) = path.strip_prefix("/i/") else { return not_found() };
+    let Some((instance, page)) = rest.rsplit_once('/') else { return not_found() };
+    let instance = percent_decode(instance);
+    match page {
+        "config.json" => match crate::kratos::instances().get(&instance) {
+            Some(kratos) => {
+                let config = serde_json::json!({"kratos": kratos.public_url.as_str(), "instance": instance});
+                respond(StatusCode::OK, "application/json", config.to_string())
+            }
+            None => respond(StatusCode::NOT_FOUND, "application/json", serde_json::json!({"error": format!("no instance {instance}")}).to_string()),
+        },
+        "spa" => file("spa.html"),
+        page if UI_PAGES.contains(&page) => file("ui.html"),
+        _ => not_found(),
+    }
+}
+
+fn file(name: &str) -> Response<Full<Bytes>> {
+    let (_, content_type, body) = FILES.iter().find(|(n, _, _)| *n == name).expect("a page the suite ships");
+    respond(StatusCode::OK, content_type, body.to_string())
+}
+
+fn respond(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        // Every scenario's page is loaded fresh.
+        .header("cache-control", "no-store")
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid response")
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    respond(StatusCode::NOT_FOUND, "text/plain", "not a page of the suite".into())
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
