@@ -314,7 +314,7 @@ mod owner {
         let engine = Engine::connect(engine::resolve_host()).await.map_err(|e| e.to_string())?;
         let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kratos-config");
         let dir = ConfigDir::open(&config_dir).map_err(|e| e.to_string())?;
-        let spec = InstanceSpec { variant: Some(kratos::DEFAULT_VARIANT.into()), derived: Vec::new() };
+        let spec = InstanceSpec { variant: Some(kratos::DEFAULT_VARIANT.into()), derived: Vec::new(), shard: 0 };
         let launch = Launch::prepare(&dir, &spec).await.map_err(|e| e.to_string())?;
         let started = container::start(&image, &launch, OWNER_ANSWER).await.map_err(|e| e.to_string())?;
         let id = started.container.id().to_string();

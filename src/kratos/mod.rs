@@ -179,10 +179,16 @@ impl Kratos {
 /// One instance of the deployment under test: a variant of its configuration
 /// (`profiles/<name>.yml`, or `kratos.yml` as it is), with the derivations some
 /// scenarios need (short lifespans) applied by the suite.
+///
+/// Where each instance takes one request at a time, the scenarios of an
+/// underived variant are shared by [`Settings::effective_shards`] instances of
+/// it, `shard` 0, 1, ... (named `strict`, `strict#2`, ...): the same
+/// configuration, each with its own database.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InstanceSpec {
     pub variant: Option<String>,
     pub derived: Vec<Derivation>,
+    pub shard: usize,
 }
 
 impl InstanceSpec {
@@ -192,7 +198,16 @@ impl InstanceSpec {
             name.push('+');
             name.push_str(d.name());
         }
+        if self.shard > 0 {
+            name.push_str(&format!("#{}", self.shard + 1));
+        }
         name
+    }
+
+    /// The name without the shard: what the instance is, whichever of its
+    /// shards ran a scenario.
+    pub fn configuration_name(name: &str) -> &str {
+        name.split_once('#').map_or(name, |(configuration, _)| configuration)
     }
 }
 

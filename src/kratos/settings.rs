@@ -53,6 +53,10 @@ pub struct Settings {
     pub max_concurrent_requests: usize,
     /// `KRATOS_DATABASE`: what the suite's own Kratos instances run on.
     pub database: super::database::DatabaseKind,
+    /// `KRATOS_SHARDS`: how many instances of one variant share its scenarios
+    /// where each instance takes one request at a time (the suite's own Kratos
+    /// on SQLite); 1 elsewhere.
+    pub shards: usize,
     /// `TESTCONTAINERS_COMMAND=keep`: the run leaves its containers running, marked
     /// kept so that no later run removes them (`remove`, the default: it removes them).
     pub keep_containers: bool,
@@ -105,6 +109,12 @@ impl Settings {
             startup_timeout: seconds_var("KRATOS_STARTUP_TIMEOUT", 60)?,
             http_timeout: seconds_var("KRATOS_HTTP_TIMEOUT", 10)?,
             database,
+            shards: match var("KRATOS_SHARDS") {
+                None => DEFAULT_SHARDS,
+                Some(v) => v.parse().ok().filter(|n| (1..=8).contains(n)).ok_or_else(|| {
+                    SetupError::Config(format!("KRATOS_SHARDS={v} is not a whole number from 1 to 8"))
+                })?,
+            },
             max_concurrent_requests: match var("KRATOS_MAX_CONCURRENT_REQUESTS") {
                 None => database.default_concurrency(),
                 Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -125,7 +135,18 @@ impl Settings {
     }
 }
 
+/// Two instances of a variant: Kratos on SQLite answers one request at a time,
+/// so the scenarios of the primary variant (most of the suite) queue at one
+/// instance; two halve the queue (and a machine with two cores runs both).
+pub const DEFAULT_SHARDS: usize = 2;
+
 impl Settings {
+    /// How many instances share a variant's scenarios: only where the suite
+    /// runs Kratos itself and each instance takes one request at a time.
+    pub fn effective_shards(&self) -> usize {
+        if self.backend == Backend::External || self.max_concurrent_requests > 1 { 1 } else { self.shards }
+    }
+
     /// Where scripts/setup.sh puts the Kratos it builds at the pinned version.
     pub fn pinned_binary() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/kratos").join(super::pinned_version()).join("kratos")

@@ -148,7 +148,8 @@ async fn run(settings: Settings) -> ExitCode {
                         people: world.people.clone(),
                         public_url: kratos.public_url.to_string(),
                         admin_url: kratos.admin_url.to_string(),
-                        instance: kratos.name.clone(),
+                        // The shard a scenario ran on is the run's affair, not the flow's.
+                        instance: crate::kratos::InstanceSpec::configuration_name(&kratos.name).to_string(),
                     };
                     docs::stash(feature, scenario, stash);
                 }

@@ -112,7 +112,7 @@ impl Plan {
                 }
                 for variant in variants {
                     let derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
-                    let spec = InstanceSpec { variant, derived };
+                    let spec = InstanceSpec { variant, derived, shard: 0 };
                     if !descriptions.contains_key(&spec) {
                         let described = instances.describe(&spec).await.map_err(|e| e.to_string());
                         descriptions.insert(spec.clone(), described);
@@ -138,6 +138,7 @@ impl Plan {
                 );
             }
         }
+        plan.share_among_shards(instances.settings.effective_shards());
         if plan.entries.is_empty() {
             let filter = if selection.described.is_empty() { "no filter".to_string() } else { selection.described.join(" and ") };
             return Err(SetupError::Config(format!(
@@ -146,6 +147,28 @@ impl Plan {
             )));
         }
         Ok(plan)
+    }
+
+    /// Shares the scenarios of each underived variant among `shards` instances
+    /// of it, in turn (scenarios take about as long as each other, so in turn
+    /// is even enough). A variant with few scenarios keeps one instance: a
+    /// second would take longer to start than it saves.
+    fn share_among_shards(&mut self, shards: usize) {
+        const SCENARIOS_PER_SHARD: usize = 40;
+        let mut counts: BTreeMap<InstanceSpec, usize> = BTreeMap::new();
+        for spec in self.entries.values().filter_map(|p| p.spec.as_ref()).filter(|s| s.derived.is_empty()) {
+            *counts.entry(spec.clone()).or_default() += 1;
+        }
+        let mut turns: BTreeMap<InstanceSpec, usize> = BTreeMap::new();
+        for planned in self.entries.values_mut() {
+            let Some(spec) = planned.spec.as_mut().filter(|s| s.derived.is_empty()) else { continue };
+            let wanted = shards.min(counts[spec].div_ceil(SCENARIOS_PER_SHARD)).max(1);
+            let turn = turns.entry(spec.clone()).or_default();
+            let shard = *turn % wanted;
+            *turn += 1;
+            spec.shard = shard;
+            planned.verdict = Verdict::Run { instance: spec.name(), identifiers: vec![None] };
+        }
     }
 
     /// The instances to start.
