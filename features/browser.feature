@@ -104,6 +104,9 @@ Feature: Login in a real browser: an SPA on its own origin, CORS, cookies and th
       Then the page shows the login UI for aal2, with the fields "totp_code, method=totp"
       And the page shows the message 4000008
 
+    # The second login is asked for the TOTP code right after the password:
+    # only where whoami requires the highest available AAL.
+    @whoami:highest_available
     Scenario: A user pairs an authenticator app from the QR code on the settings page, then signs in with it
       Given an identity with a password
       And a real browser
