@@ -131,8 +131,10 @@ Feature: Login with a password, then TOTP, to reach AAL2
       Examples:
         | client  | query         | answer                                                                                                                                                    |
         | browser | aal=aal1      | 303 to the default return URL                                                                                                                             |
+        | browser | refresh=false | 303 to the default return URL                                                                                                                             |
         | SPA     | refresh=false | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
         | native  | aal=aal1      | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
+        | native  |               | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
 
     Scenario: A browser that still owes its second factor and starts a plain login returning to an allowed URL is sent there
       Given an identity with a password and a paired authenticator app

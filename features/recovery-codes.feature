@@ -205,6 +205,7 @@ Feature: Recovery codes (lookup secrets): twelve single-use codes as a second fa
       And the flow has the message 4000012 saying "This backup recovery code has already been used."
       When the first client reveals its recovery codes in a settings flow
       Then the used code is shown as used, with the message 1050014
+      And the flow's lookup_secret nodes are "lookup_secret_codes, lookup_secret_disable=true, lookup_secret_regenerate=true"
 
     Scenario Outline: A <client> client whose identity has no recovery codes is told so
       Given an identity with a password

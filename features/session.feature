@@ -14,7 +14,7 @@ Feature: Sessions: whoami, the session API, lifespans and logout
 
     Scenario: whoami answers every method alike, naming the identity in a header
       Given an identity with a password
-      And a native client signed in with the password
+      And an SPA client signed in with the password
       Then whoami answers GET, POST, PUT, PATCH and DELETE alike, with the identity's id in X-Kratos-Authenticated-Identity-Id
 
     Scenario: whoami shows an SPA its identity without its credentials or the admin's metadata

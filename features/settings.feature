@@ -61,6 +61,7 @@ Feature: Settings: who may open a settings flow, and what a session that owes it
       Examples:
         | client  |
         | browser |
+        | SPA     |
         | native  |
 
     # Unlike an expired login flow's, this error has no id (up to v26.2.0).
@@ -77,6 +78,7 @@ Feature: Settings: who may open a settings flow, and what a session that owes it
       Examples:
         | client  | reason                                                                                                       | details                                                    |
         | browser | The settings flow has expired. Redirect the user to the settings flow init endpoint to initialize a new settings flow. | send the browser to start a new settings flow, returning nowhere |
+        | SPA     | The settings flow has expired. Redirect the user to the settings flow init endpoint to initialize a new settings flow. | send the browser to start a new settings flow, returning nowhere |
         | native  | The settings flow has expired. Call the settings flow init API endpoint to initialize a new settings flow.            | send the app to start a new settings flow                  |
 
   @needs:totp @settings-aal:highest_available
