@@ -170,6 +170,23 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | SPA     | 200 with the flow   | browser | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with the flow   | api     | 200 with a session and the same session token, continuing with nothing |
 
+    # OWASP: renew the session id after any privilege level change. Kratos
+    # upgrades the session in place: what was copied while it was AAL1 (a
+    # cookie, a token) is AAL2 once the user completes the second factor.
+    @deviation
+    Scenario Outline: A <client> client's credentials kept before the second factor grant AAL2 once it is completed (the session is not renewed)
+      Given an identity with a password and a paired authenticator app
+      And a <client> client that has completed the password step
+      When it keeps the credentials it holds
+      And it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step
+      Then whoami accepts the credentials it kept, at "aal2" with the methods "password, totp"
+
+      Examples:
+        | client  |
+        | browser |
+        | native  |
+
     Scenario Outline: A <client> client cannot start an AAL2 flow without a session
       Given a <client> client
       When it starts a login flow with "aal=aal2"

@@ -36,6 +36,7 @@ Feature: Account recovery of an identity with a second factor
     When it sets a new password
     Then Kratos answers 303 to the allowed return URL
     And a new native client signs in with the new password
+    And the device that paired the app is signed out or not, as the deployment's hooks after a recovery and a new password say
 
   Scenario: An SPA recovers an account with an authenticator app: the second factor, a new password, then its return URL
     Given an identity with a password and a paired authenticator app
@@ -71,4 +72,16 @@ Feature: Account recovery of an identity with a second factor
     When another browser submits the same code to that recovery flow
     Then Kratos answers 303 to the recovery UI with a new flow and the message 4000001
     And the flow's message says "The code was already used. Please request another code."
+    And whoami refuses the client's session with 401
+
+  # Kratos counts the submissions of a recovery flow (unlike the AAL2 flow's
+  # TOTP codes): past the limit it refuses the right code too, in a new flow.
+  Scenario: A recovery flow takes as many wrong codes as the deployment allows, then refuses even the right one
+    Given an identity with a password and a paired authenticator app
+    And an SPA client
+    When the admin API makes a browser recovery code for the identity, returning to an allowed return URL
+    And it opens the recovery link
+    And it submits as many wrong recovery codes as the deployment allows, each refused with the message 4060006
+    And it submits the recovery code
+    Then Kratos answers 303 to a new recovery flow on the public API, with the message 4000001 saying "The request was submitted too often. Please request another code."
     And whoami refuses the client's session with 401

@@ -327,6 +327,10 @@ pub struct Deployment {
     /// `feature_flags.faster_session_extend`: the admin API's extend answers
     /// 204 instead of the session.
     pub faster_session_extend: bool,
+    /// How many codes one recovery (or code login) flow takes before it
+    /// refuses every further one: `selfservice.methods.code.config.max_submissions`
+    /// since v25.4.0, 5 before (fixed).
+    pub code_max_submissions: u64,
     /// What `/admin/version` reports, once the instance runs.
     pub kratos_version: Option<String>,
 }
@@ -503,8 +507,22 @@ impl Deployment {
                 },
             },
             faster_session_extend: c.bool("feature_flags.faster_session_extend").unwrap_or(false),
+            code_max_submissions: c.get("selfservice.methods.code.config.max_submissions").and_then(Value::as_u64).unwrap_or(5),
             config,
             schemas,
+        })
+    }
+
+    /// Whether the hooks after these flows (`selfservice.flows.<...>.after[.<method>]`)
+    /// end the identity's other sessions (`revoke_active_sessions`).
+    pub fn revokes_sessions_after(&self, flows: &[&str]) -> bool {
+        flows.iter().any(|flow| {
+            self.config
+                .get(&format!("selfservice.flows.{flow}.hooks"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|h| h.get("hook").and_then(Value::as_str) == Some("revoke_active_sessions"))
         })
     }
 

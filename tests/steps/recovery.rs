@@ -138,3 +138,57 @@ async fn flow_message_says(world: &mut ConformanceWorld, text: String) -> Result
     let texts: Vec<Value> = world.flow()?.ui.messages.iter().map(|m| json!(m.text)).collect();
     check::equals(&exchange, "the flow's messages", vec![json!(text)], texts)
 }
+
+/// The deployment's hooks after a recovery and after a new password decide
+/// whether the identity's other sessions (here the device that paired the app)
+/// end: `revoke_active_sessions`.
+#[then("the device that paired the app is signed out or not, as the deployment's hooks after a recovery and a new password say")]
+async fn other_sessions_as_configured(world: &mut ConformanceWorld) -> Result<()> {
+    let revoked = world.deployment().await?.revokes_sessions_after(&["recovery.after", "settings.after", "settings.after.password"]);
+    let device = world.enrollment_device.clone().context("no device enrolled a second factor")?;
+    let whoami = device.whoami().await?;
+    check::status(&whoami, if revoked { 401 } else { 200 })
+}
+
+/// Wrong codes (never the one the admin API made), each answered with the
+/// flow and the message; as many as the deployment lets one flow take.
+#[when(regex = r"^it submits as many wrong recovery codes as the deployment allows, each refused with the message (\d+)$")]
+async fn wrong_recovery_codes(world: &mut ConformanceWorld, message: u64) -> Result<()> {
+    let (right, _) = recovery_code(world)?;
+    let allowed = world.deployment().await?.code_max_submissions;
+    for attempt in 0..allowed {
+        let mut wrong = 100_000 + (attempt * 104_729) % 900_000;
+        if wrong.to_string() == right {
+            wrong += 1;
+        }
+        world.submit_to_flow(None, json!({"method": "code", "code": wrong.to_string()}), Csrf::FromFlow, &[]).await?;
+        let exchange = world.last()?.clone();
+        check::status(&exchange, 200)?;
+        let flow = Flow::from_json(exchange.json()?).map_err(|e| check::failure(&exchange, e))?;
+        check::message_ids(&exchange, &format!("ui.messages after wrong code {}", attempt + 1), &flow.ui.messages, &[message])?;
+        world.flow = Some(flow);
+    }
+    Ok(())
+}
+
+/// The flow the client submitted to is replaced: Kratos sends the client to
+/// the new one on its API (`/self-service/recovery/flows?id=`), which shows
+/// the message.
+#[then(expr = "Kratos answers 303 to a new recovery flow on the public API, with the message {int} saying {string}")]
+async fn new_recovery_flow(world: &mut ConformanceWorld, message: u64, text: String) -> Result<()> {
+    let exchange = world.last()?.clone();
+    check::status(&exchange, 303)?;
+    let location = check::location(&exchange)?.to_string();
+    let url = url::Url::parse(&location)?;
+    let id = url.query_pairs().find(|(k, _)| k == "id").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let expected = world.deployment().await?.public(&format!("self-service/recovery/flows?id={id}"));
+    check::equals(&exchange, "Location", expected.as_str(), location.as_str())?;
+    check::equals(&exchange, "a new flow", true, !id.is_empty() && id != world.flow()?.id)?;
+    let fetched = world.client()?.fetch_flow(FlowKind::Recovery, &id).await?;
+    check::status(&fetched, 200)?;
+    let flow = Flow::from_json(fetched.json()?).map_err(|e| check::failure(&fetched, e))?;
+    check::message_ids(&fetched, "ui.messages", &flow.ui.messages, &[message])?;
+    check::equals(&fetched, "the message text", text.as_str(), flow.ui.messages[0].text.as_str())?;
+    world.flow = Some(flow);
+    Ok(())
+}

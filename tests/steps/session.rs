@@ -652,3 +652,10 @@ async fn kept_still_first(world: &mut ConformanceWorld) -> Result<()> {
     check::status(&whoami, 200)?;
     check::json_field(&whoami, &whoami.json()?, "/identity/id", &json!(world.identity()?.id))
 }
+
+#[then(regex = r#"^whoami accepts the credentials it kept, at "(aal\d)" with the methods "(.*)"$"#)]
+async fn kept_accepted_at(world: &mut ConformanceWorld, aal: String, methods: String) -> Result<()> {
+    let whoami = world.client()?.whoami_as(Method::GET, &kept(world)?).await?;
+    check::status(&whoami, 200)?;
+    session_is(&whoami, &whoami.json()?, &aal, &methods)
+}
