@@ -121,7 +121,7 @@ Feature: Login with a password, then TOTP, to reach AAL2
     # sends it back to login: the loop of ory/kratos#3356); an SPA or app is
     # told it is logged in already, not that it owes a second factor.
     @deviation
-    Scenario Outline: A <client> client that still owes its second factor and starts a plain login is treated as signed in (ory/kratos#3356)
+    Scenario Outline: A <client> client that still owes its second factor and starts a plain login (<start>) is treated as signed in (ory/kratos#3356)
       Given an identity with a password and a paired authenticator app
       And a <client> client that has completed the password step
       When it starts a login flow with "<query>"
@@ -129,12 +129,12 @@ Feature: Login with a password, then TOTP, to reach AAL2
       And the client's session still owes its second factor
 
       Examples:
-        | client  | query         | answer                                                                                                                                                    |
-        | browser | aal=aal1      | 303 to the default return URL                                                                                                                             |
-        | browser | refresh=false | 303 to the default return URL                                                                                                                             |
-        | SPA     | refresh=false | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
-        | native  | aal=aal1      | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
-        | native  |               | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
+        | client  | start         | query         | answer                                                                                                                                                    |
+        | browser | aal=aal1      | aal=aal1      | 303 to the default return URL                                                                                                                             |
+        | browser | refresh=false | refresh=false | 303 to the default return URL                                                                                                                             |
+        | SPA     | refresh=false | refresh=false | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
+        | native  | aal=aal1      | aal=aal1      | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
+        | native  | no parameters |               | 400 with the error session_already_available, because "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?" |
 
     Scenario: A browser that still owes its second factor and starts a plain login returning to an allowed URL is sent there
       Given an identity with a password and a paired authenticator app
