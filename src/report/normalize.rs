@@ -46,7 +46,7 @@ static QR_PNG: LazyLock<Regex> =
 static HREF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"href="([^"]*)""#).expect("valid"));
 
 /// JSON fields whose values change every run and say nothing about behaviour.
-const VOLATILE_NUMBERS: &[&str] = &["since", "expired_at_unix", "used_at_unix"];
+const VOLATILE_NUMBERS: &[&str] = &["since", "expired_at_unix", "used_at_unix", "privileged_session_expires_at_unix"];
 
 /// The normalizer of one scenario.
 pub struct Normalizer {

@@ -354,7 +354,10 @@ async fn session_cookie_expiring(world: &mut ConformanceWorld) -> Result<()> {
     check::cookie_attributes(&exchange, &cookie, &deployment.session_cookie_attributes_lasting(low, high))?;
     if deployment.session_cookie.persistent {
         let expires = cookie.split("; ").find_map(|a| a.strip_prefix("Expires=")).and_then(|d| httpdate::parse_http_date(d).ok());
-        let window = expires_at.checked_sub(Duration::from_secs(2)).unwrap_or(expires_at)..=expires_at;
+        // Go writes `Expires` as the moment of writing plus the whole seconds of
+        // `Max-Age`, to the second: up to two seconds before `expires_at`, and
+        // (a write a moment after a second's end) at most one after.
+        let window = expires_at.checked_sub(Duration::from_secs(2)).unwrap_or(expires_at)..=expires_at + Duration::from_secs(1);
         check::equals(&exchange, "the cookie's Expires is the session's expires_at (to two seconds)", true, expires.is_some_and(|e| window.contains(&e)))?;
     }
     Ok(())
