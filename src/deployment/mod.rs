@@ -91,12 +91,14 @@ pub enum Derivation {
 
 /// The lifespan of the derived short-lived flows.
 pub const SHORT_LIFESPAN: Duration = Duration::from_secs(2);
-/// Two seconds: a refresh login and the settings request after it (a few
-/// requests, queued behind other scenarios' at the instance) fit well inside.
-pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(2);
-/// Long enough for a password step and the start of an AAL2 flow (a few
-/// requests), short enough to be waited out.
-pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(3);
+/// Five seconds: what must happen inside it (the set-up's pairing or recovery
+/// codes, a refresh login and the settings requests after it: a handful of
+/// requests) fits many times over, also on a loaded machine or behind other
+/// scenarios' requests at the instance; short enough to be waited out.
+pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(5);
+/// The same for a session: the set-up's pairing, a password step and the start
+/// of an AAL2 flow fit inside.
+pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(5);
 /// The longest lifespan the suite waits out in a scenario (an external
 /// deployment's own short lifespans qualify up to this).
 pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
