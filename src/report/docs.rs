@@ -186,7 +186,9 @@ pub fn pages(kratos_version: &str) -> BTreeMap<String, Page> {
     });
     let mut pages: BTreeMap<String, Page> = BTreeMap::new();
     let mut last_rule: HashMap<String, Option<String>> = HashMap::new();
-    for scenario in recorded.iter().filter(|r| r.stash.is_some()) {
+    let documented: Vec<&Recorded> = recorded.iter().filter(|r| r.stash.is_some()).collect();
+    let rendered = render_all(&documented);
+    for (scenario, text) in documented.into_iter().zip(rendered) {
         let file = scenario
             .feature
             .path
@@ -200,8 +202,6 @@ pub fn pages(kratos_version: &str) -> BTreeMap<String, Page> {
             *previous = scenario.rule.clone();
             format!("## {}\n\n", scenario.rule.clone().unwrap_or_default())
         });
-        let mut text = String::new();
-        render_scenario(&mut text, scenario);
         let (heading, body) = text.split_once('\n').map(|(h, b)| (format!("{h}\n"), b.to_string())).unwrap_or((text.clone(), String::new()));
         page.sections.push(Section { heading, rule, body, passed: scenario.passed });
     }
@@ -346,6 +346,31 @@ fn header(feature: &gherkin::Feature, kratos_version: &str) -> String {
          > `person-N@example.org`; passwords, TOTP secrets and codes, tokens and cookie values are `[redacted]`.\n"
     );
     page
+}
+
+/// Renders every scenario's section, in order, on every core: each scenario
+/// has a normalizer of its own, and a run's hundreds of sections are the
+/// largest part of the documentation's time.
+fn render_all(scenarios: &[&Recorded]) -> Vec<String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, scenarios.len().max(1));
+    let chunk = scenarios.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = scenarios
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|recorded| {
+                            let mut text = String::new();
+                            render_scenario(&mut text, recorded);
+                            text
+                        })
+                        .collect::<Vec<String>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|part| part.join().expect("rendering a section does not panic")).collect()
+    })
 }
 
 fn render_scenario(page: &mut String, recorded: &Recorded) {
