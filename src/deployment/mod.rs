@@ -85,6 +85,10 @@ pub enum Derivation {
     /// at it. The rest of CORS (credentials, headers, methods) and the cookies
     /// stay as configured: they are what the browser scenarios are about.
     BrowserOrigin,
+    /// Started on the database of the previous configuration
+    /// (`KRATOS_PREVIOUS_CONFIG_DIR`), with the identities created there
+    /// ([`crate::schema_change`]). Nothing of the configuration changes.
+    AfterChange,
 }
 
 /// The lifespan of the derived short-lived flows.
@@ -95,7 +99,8 @@ pub const SHORT_PRIVILEGED_SESSION: Duration = Duration::from_secs(1);
 pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
 
 impl Derivation {
-    pub const ALL: [Derivation; 3] = [Derivation::ShortFlowLifespans, Derivation::ShortPrivilegedSession, Derivation::BrowserOrigin];
+    pub const ALL: [Derivation; 4] =
+        [Derivation::ShortFlowLifespans, Derivation::ShortPrivilegedSession, Derivation::BrowserOrigin, Derivation::AfterChange];
 
     /// The settings it changes, as dotted keys and values, for the instance
     /// `instance` of the configuration `base`.
@@ -129,6 +134,7 @@ impl Derivation {
             Derivation::ShortPrivilegedSession => {
                 vec![("selfservice.flows.settings.privileged_session_max_age", short(SHORT_PRIVILEGED_SESSION))]
             }
+            Derivation::AfterChange => Vec::new(),
         }
     }
 
@@ -138,6 +144,7 @@ impl Derivation {
             Derivation::ShortFlowLifespans => "short-flow-lifespans",
             Derivation::ShortPrivilegedSession => "short-privileged-session",
             Derivation::BrowserOrigin => "browser-origin",
+            Derivation::AfterChange => "after-change",
         }
     }
 
@@ -153,6 +160,7 @@ impl Derivation {
                 ),
                 Err(e) => format!("the suite's origin for the browser is not available: {e}"),
             },
+            Derivation::AfterChange => "on the database of the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR), with its identities".into(),
         }
     }
 }

@@ -9,6 +9,7 @@ mod identity;
 mod kratos;
 mod login;
 mod response;
+mod schema_change;
 mod session;
 mod registration;
 mod settings;
