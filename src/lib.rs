@@ -20,6 +20,8 @@
 //!   summary, and the recorded flow documentation.
 //! - [`runner`]: the plan (which scenario runs where, which is not applicable
 //!   and why) and the cucumber run.
+//! - [`schema_change`]: what existing identities experience after a change of
+//!   the schema or the configuration, and the migration report.
 //! - [`deviations`]: the ledger of known deviations and its check.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
@@ -33,6 +35,7 @@ pub mod kratos;
 pub mod redact;
 pub mod report;
 pub mod runner;
+pub mod schema_change;
 pub mod totp;
 pub mod world;
 

@@ -93,6 +93,10 @@ pub struct ConformanceWorld {
     /// behind all of them (for the recorded documentation's placeholders).
     pub created_identities: Vec<String>,
     pub people: Vec<Person>,
+    /// The identities of one kind created under the previous configuration
+    /// (`@schema-change`), and what the scenario asked of them after the change.
+    pub existing: Option<crate::schema_change::Existing>,
+    pub asked_after_change: Vec<(crate::schema_change::Aspect, crate::schema_change::Outcome, Exchange)>,
 }
 
 impl ConformanceWorld {

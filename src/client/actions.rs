@@ -16,18 +16,7 @@ impl Client {
     /// session. A browser sent back to the login UI (wrong credentials, a
     /// refused identifier) fails here, with the exchange.
     pub async fn password_step(&mut self, identifier: &str, password: &str) -> Result<Exchange> {
-        let mut flow = self.start_and_load(FlowKind::Login, &[]).await?;
-        if self.kratos.deployment.login_style == "identifier_first" {
-            // The identifier first, as the team's UI does; the flow comes back
-            // asking for the password.
-            let identified = self.submit_flow(&flow, json!({"method": "identifier_first", "identifier": identifier})).await?;
-            let expected = if self.kind == ClientKind::Browser { 303 } else { 400 };
-            if identified.status.as_u16() != expected {
-                return Err(check::failure(&identified, format!("the identifier step of a {} client failed with {}", self.kind, identified.status)));
-            }
-            flow = self.flow_from(FlowKind::Login, &identified).await?;
-        }
-        let answer = self.submit_flow(&flow, json!({"method": "password", "identifier": identifier, "password": password})).await?;
+        let answer = self.submit_password(identifier, password).await?;
         let accepted: &[u16] = match self.kind {
             ClientKind::Browser => &[303],
             ClientKind::Spa => &[200, 422],
@@ -42,6 +31,24 @@ impl Client {
         }
         self.keep_session_token(&answer);
         Ok(answer)
+    }
+
+    /// A new login flow submitted with `identifier` and `password` (after the
+    /// identifier step where the login style has one): Kratos' answer to the
+    /// password, whatever it is.
+    pub async fn submit_password(&self, identifier: &str, password: &str) -> Result<Exchange> {
+        let mut flow = self.start_and_load(FlowKind::Login, &[]).await?;
+        if self.kratos.deployment.login_style == "identifier_first" {
+            // The identifier first, as the team's UI does; the flow comes back
+            // asking for the password.
+            let identified = self.submit_flow(&flow, json!({"method": "identifier_first", "identifier": identifier})).await?;
+            let expected = if self.kind == ClientKind::Browser { 303 } else { 400 };
+            if identified.status.as_u16() != expected {
+                return Err(check::failure(&identified, format!("the identifier step of a {} client failed with {}", self.kind, identified.status)));
+            }
+            flow = self.flow_from(FlowKind::Login, &identified).await?;
+        }
+        self.submit_flow(&flow, json!({"method": "password", "identifier": identifier, "password": password})).await
     }
 
     /// An AAL2 flow, submitted with `fields` and `late` ones (a TOTP code made

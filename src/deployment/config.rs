@@ -38,9 +38,14 @@ pub struct ConfigDir {
 
 impl ConfigDir {
     pub fn open(dir: &Path) -> Result<ConfigDir, SetupError> {
+        ConfigDir::open_as(dir, "KRATOS_CONFIG_DIR")
+    }
+
+    /// The same, for the setting `variable` (named in its errors).
+    pub fn open_as(dir: &Path, variable: &str) -> Result<ConfigDir, SetupError> {
         if !dir.is_dir() {
             return Err(SetupError::Config(format!(
-                "KRATOS_CONFIG_DIR={} is not a folder; point it at the folder that holds your kratos.yml",
+                "{variable}={} is not a folder; point it at the folder that holds your kratos.yml",
                 dir.display()
             )));
         }
@@ -48,7 +53,7 @@ impl ConfigDir {
         let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let main_file = ["kratos.yml", "kratos.yaml"].iter().map(|f| dir.join(f)).find(|p| p.is_file()).ok_or_else(|| {
             SetupError::Config(format!(
-                "{} has no kratos.yml (or kratos.yaml); KRATOS_CONFIG_DIR must name the folder of your Kratos configuration",
+                "{} has no kratos.yml (or kratos.yaml); {variable} must name the folder of your Kratos configuration",
                 dir.display()
             ))
         })?;

@@ -87,6 +87,10 @@ pub enum Derivation {
     /// at it. The rest of CORS (credentials, headers, methods) and the cookies
     /// stay as configured: they are what the browser scenarios are about.
     BrowserOrigin,
+    /// Started on the database of the previous configuration
+    /// (`KRATOS_PREVIOUS_CONFIG_DIR`), with the identities created there
+    /// ([`crate::schema_change`]). Nothing of the configuration changes.
+    AfterChange,
 }
 
 /// The lifespan of the derived short-lived flows.
@@ -104,11 +108,12 @@ pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(5);
 pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
 
 impl Derivation {
-    pub const ALL: [Derivation; 4] = [
+    pub const ALL: [Derivation; 5] = [
         Derivation::ShortFlowLifespans,
         Derivation::ShortPrivilegedSession,
         Derivation::ShortSessionLifespan,
         Derivation::BrowserOrigin,
+        Derivation::AfterChange,
     ];
 
     /// The settings it changes, as dotted keys and values, for the instance
@@ -144,6 +149,7 @@ impl Derivation {
                 vec![("selfservice.flows.settings.privileged_session_max_age", short(SHORT_PRIVILEGED_SESSION))]
             }
             Derivation::ShortSessionLifespan => vec![("session.lifespan", short(SHORT_SESSION_LIFESPAN))],
+            Derivation::AfterChange => Vec::new(),
         }
     }
 
@@ -154,6 +160,7 @@ impl Derivation {
             Derivation::ShortPrivilegedSession => "short-privileged-session",
             Derivation::ShortSessionLifespan => "short-session-lifespan",
             Derivation::BrowserOrigin => "browser-origin",
+            Derivation::AfterChange => "after-change",
         }
     }
 
@@ -170,6 +177,7 @@ impl Derivation {
                 ),
                 Err(e) => format!("the suite's origin for the browser is not available: {e}"),
             },
+            Derivation::AfterChange => "on the database of the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR), with its identities".into(),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
 //! | `@login-style:unified`, `@login-style:identifier_first` | `selfservice.flows.login.style` |
 //! | `@registration-steps:two`, `@registration-steps:one` | two-step registration, or `enable_legacy_one_step` |
+//! | `@needs:previous-configuration` | identities created under the configuration before a change (`KRATOS_PREVIOUS_CONFIG_DIR`, process and container backends) |
 //! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
@@ -57,6 +58,7 @@ pub struct Needs {
     pub schema_without_account_name: bool,
     pub pinned_kratos: bool,
     pub concurrency: bool,
+    pub previous_configuration: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
@@ -98,6 +100,7 @@ impl Needs {
                 "schema-without-totp-account-name" => self.schema_without_account_name = true,
                 "pinned-kratos" => self.pinned_kratos = true,
                 "concurrency" => self.concurrency = true,
+                "previous-configuration" => self.previous_configuration = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
@@ -148,6 +151,9 @@ impl Needs {
         }
         if self.real_browser {
             derived.push(Derivation::BrowserOrigin);
+        }
+        if self.previous_configuration {
+            derived.push(Derivation::AfterChange);
         }
         derived
     }

@@ -47,6 +47,9 @@ pub struct Generator<'a> {
     pins: &'a BTreeMap<String, TraitPin>,
     mail_domain: &'a str,
     validator: Option<std::sync::Arc<jsonschema::Validator>>,
+    /// Only the traits the schema requires (and the team pins): a person who
+    /// skipped every optional field.
+    required_only: bool,
 }
 
 /// Validators by schema document: compiling one takes longer than generating
@@ -63,7 +66,13 @@ impl<'a> Generator<'a> {
             .entry(key)
             .or_insert_with(|| jsonschema::options().should_validate_formats(true).build(&schema.document).ok().map(std::sync::Arc::new))
             .clone();
-        Generator { schema, pins, mail_domain, validator }
+        Generator { schema, pins, mail_domain, validator, required_only: false }
+    }
+
+    /// Leaves out every optional trait the team does not pin.
+    pub fn required_only(mut self) -> Self {
+        self.required_only = true;
+        self
     }
 
     /// Traits for a new identity, validated against the schema.
@@ -143,6 +152,9 @@ impl<'a> Generator<'a> {
             schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         for (name, property) in &properties {
             let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            if self.required_only && !required.contains(&name.as_str()) && !self.pins.contains_key(&path) {
+                continue;
+            }
             let property = resolve(&self.schema.document, property).cloned().unwrap_or(Value::Null);
             match self.value(&path, &property, person) {
                 Ok(value) => {

@@ -41,7 +41,17 @@ impl Person {
     /// A new person for `schema`: traits generated from it (see [`generate`]),
     /// with the team's pins and mail domain, and a strong password.
     pub fn generate(deployment: &Deployment, schema: &IdentitySchema) -> Result<Person, generate::CannotGenerate> {
-        let traits = generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()).generate()?;
+        Person::from_generator(schema, generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()))
+    }
+
+    /// A person who filled in only what the schema requires.
+    pub fn generate_required_only(deployment: &Deployment, schema: &IdentitySchema) -> Result<Person, generate::CannotGenerate> {
+        let generator = generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()).required_only();
+        Person::from_generator(schema, generator)
+    }
+
+    fn from_generator(schema: &IdentitySchema, generator: generate::Generator<'_>) -> Result<Person, generate::CannotGenerate> {
+        let traits = generator.generate()?;
         let identifiers = schema
             .password_identifiers()
             .iter()

@@ -215,11 +215,16 @@ pub async fn migrate(container: &ContainerAsync<KratosImage>, timeout: Duration)
             .await
             .map_err(|e| format!("cannot run kratos migrate sql in the container: {}", super::one_line(&e.to_string())))?;
         let stderr = result.stderr_to_vec().await.unwrap_or_default();
+        let stdout = result.stdout_to_vec().await.unwrap_or_default();
         match result.exit_code().await {
             Ok(Some(0)) => Ok(()),
-            _ => {
-                let said = String::from_utf8_lossy(&stderr);
-                Err(format!("kratos migrate sql failed in the container: {}", said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default()))
+            exit => {
+                let said = format!("{}{}", String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr));
+                let last = said.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string);
+                Err(format!(
+                    "kratos migrate sql failed in the container: {}",
+                    last.unwrap_or_else(|| format!("no output, exit {:?} (the container may have stopped)", exit.ok().flatten()))
+                ))
             }
         }
     };

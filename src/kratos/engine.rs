@@ -21,7 +21,12 @@ use super::ownership::{
 
 pub const PROFILE_LABEL: &str = "io.github.kratos-conformance.profile";
 
-const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an engine may take to answer a version or image query. Podman
+/// answers in milliseconds when idle, but its service serializes calls behind
+/// container removals: on a loaded CI machine (load 11, another run's cleanup in
+/// progress) a 3 s limit once reported a working engine as absent. A socket
+/// nobody listens on still fails at once.
+const PING_TIMEOUT: Duration = Duration::from_secs(15);
 /// Podman 4.3 writes a lease in a few milliseconds and reads one in about 0.1 s.
 const LEASE_TIMEOUT: Duration = Duration::from_secs(5);
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(20);

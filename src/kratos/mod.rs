@@ -216,6 +216,9 @@ pub struct Instances {
     pub settings: Settings,
     /// The configuration under test.
     pub config_dir: ConfigDir,
+    /// The configuration before a change (`KRATOS_PREVIOUS_CONFIG_DIR`), where
+    /// the suite starts Kratos itself ([`crate::schema_change`]).
+    pub previous_config_dir: Option<ConfigDir>,
     pub engine: Option<Engine>,
     /// The image the container backend runs.
     pub image: Option<String>,
@@ -241,6 +244,10 @@ impl Instances {
     /// exists), so that a broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
         let config_dir = ConfigDir::open(&settings.config_dir)?;
+        let previous_config_dir = match (&settings.previous_config_dir, settings.backend) {
+            (Some(dir), Backend::Process | Backend::Container) => Some(ConfigDir::open_as(dir, "KRATOS_PREVIOUS_CONFIG_DIR")?),
+            _ => None,
+        };
         let (mut engine, mut image, mut abandoned, mut leases) = (None, None, Swept::default(), None);
         match settings.backend {
             Backend::Container => {
@@ -272,7 +279,7 @@ impl Instances {
             }
             database::DatabaseKind::Sqlite => None,
         };
-        Ok(Instances { settings, config_dir, engine, image, abandoned, leases, postgres, started: Default::default() })
+        Ok(Instances { settings, config_dir, previous_config_dir, engine, image, abandoned, leases, postgres, started: Default::default() })
     }
 
     /// Makes these the run's instances (see [`instances`]).
@@ -302,6 +309,32 @@ impl Instances {
         ordered
     }
 
+    /// Why the scenarios about a change cannot run, if they cannot.
+    pub fn no_previous_configuration(&self) -> Option<String> {
+        match (&self.settings.previous_config_dir, self.settings.backend) {
+            (None, _) => Some("there is no configuration before a change: set KRATOS_PREVIOUS_CONFIG_DIR to it".into()),
+            (Some(_), Backend::External) => Some(
+                "an external deployment cannot be restarted on another configuration: KRATOS_PREVIOUS_CONFIG_DIR is for the process and container backends".into(),
+            ),
+            (Some(_), _) => None,
+        }
+    }
+
+    /// Whether the previous configuration is the current one (same files, same
+    /// schemas): the scenarios about a change then check that a restart changes
+    /// nothing.
+    pub async fn previous_is_current(&self, spec: &InstanceSpec) -> bool {
+        let Some(previous) = &self.previous_config_dir else { return false };
+        let before = InstanceSpec { variant: spec.variant.clone(), derived: Vec::new(), shard: 0 };
+        match (Self::config_in(previous, &before).await, Self::config_in(&self.config_dir, &before).await) {
+            (Ok((a, a_schemas)), Ok((b, b_schemas))) => {
+                a.document() == b.document()
+                    && a_schemas.iter().map(|s| (&s.id, &s.document)).eq(b_schemas.iter().map(|s| (&s.id, &s.document)))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the suite may derive instances (it starts Kratos itself).
     pub fn can_derive(&self) -> bool {
         self.settings.backend != Backend::External
@@ -319,6 +352,24 @@ impl Instances {
         Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public, admin, dev)
     }
 
+    /// The description of the previous configuration (`KRATOS_PREVIOUS_CONFIG_DIR`)
+    /// that an instance after a change starts from: the same variant where it
+    /// has one.
+    pub async fn describe_previous(&self, spec: &InstanceSpec) -> Result<Deployment, SetupError> {
+        let previous = self.previous_config_dir.as_ref().ok_or_else(|| SetupError::Config("there is no previous configuration".into()))?;
+        let before = Self::before_change(previous, spec);
+        let (config, schemas) = Self::config_in(previous, &before).await.map_err(|e| previous_refused(previous, e))?;
+        let public = Url::parse("http://127.0.0.1:4433/").expect("valid");
+        Deployment::describe(previous, before.variant.as_deref(), &[], config, schemas, public.clone(), public, self.dev())
+            .map_err(|e| previous_refused(previous, e))
+    }
+
+    /// The instance of the previous configuration an instance after a change
+    /// starts from: the same variant, where the previous configuration has it.
+    fn before_change(previous: &ConfigDir, spec: &InstanceSpec) -> InstanceSpec {
+        InstanceSpec { variant: spec.variant.clone().filter(|v| previous.variants.contains(v)), derived: Vec::new(), shard: 0 }
+    }
+
     /// Whether Kratos runs with `--dev`: always where the suite starts it; an
     /// external deployment's is observed when it is connected (this is the
     /// guess before: not).
@@ -327,7 +378,11 @@ impl Instances {
     }
 
     async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
-        let mut config = self.config_dir.load(spec.variant.as_deref())?;
+        Self::config_in(&self.config_dir, spec).await
+    }
+
+    async fn config_in(dir: &ConfigDir, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
+        let mut config = dir.load(spec.variant.as_deref())?;
         let base = config.clone();
         for derivation in &spec.derived {
             for (key, value) in derivation.settings(&base, &spec.name()) {
@@ -335,7 +390,7 @@ impl Instances {
             }
         }
         let entries = config.get("identity.schemas").cloned().unwrap_or(serde_json::Value::Null);
-        let schemas = crate::deployment::schema::load_all(&entries, &self.config_dir.dir).await?;
+        let schemas = crate::deployment::schema::load_all(&entries, &dir.dir).await?;
         Ok((config, schemas))
     }
 
@@ -387,9 +442,8 @@ impl Instances {
         {
             return engine.keep_run(ownership::run_id()).await;
         }
-        for kratos in self.started() {
-            kratos.stop().await;
-        }
+        // Side by side: a container takes about a second to stop and go.
+        futures::future::join_all(self.started().iter().map(|kratos| kratos.stop())).await;
         if let Some(engine) = &self.engine {
             engine.remove_run(ownership::run_id()).await;
         }
@@ -406,10 +460,14 @@ impl Instances {
     async fn start(&self, spec: &InstanceSpec) -> Result<Arc<Kratos>, SetupError> {
         let (config, schemas) = self.config_of(spec).await?;
         let timeout = self.settings.startup_timeout;
-        let mut kratos = match self.settings.backend {
-            Backend::Container => self.start_container(spec, config, schemas, timeout).await,
-            Backend::Process => self.start_process(spec, config, schemas, timeout).await,
-            Backend::External => self.connect_external(spec, config, schemas).await,
+        let mut kratos = if spec.derived.contains(&Derivation::AfterChange) {
+            self.start_after_change(spec, config, schemas, timeout).await
+        } else if self.settings.backend == Backend::External {
+            self.connect_external(spec, config, schemas).await
+        } else {
+            let storage = self.storage_for(spec, false).await?;
+            let launch = Launch::new(&self.config_dir, spec, &schemas);
+            self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await
         }?;
         kratos.version = admin_version(&kratos.admin("admin/version")).await;
         if let Some(deployment) = Arc::get_mut(&mut kratos.deployment) {
@@ -440,28 +498,125 @@ impl Instances {
         }
     }
 
-    fn describe_started(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url) -> Result<Arc<Deployment>, SetupError> {
-        self.describe_with(spec, config, schemas, public, admin, self.dev())
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn describe_with(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url, dev: bool) -> Result<Arc<Deployment>, SetupError> {
-        let deployment = Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public.clone(), admin.clone(), dev)?;
+    fn describe_with(&self, dir: &ConfigDir, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url, dev: bool) -> Result<Arc<Deployment>, SetupError> {
+        let deployment = Deployment::describe(dir, spec.variant.as_deref(), &spec.derived, config, schemas, public.clone(), admin.clone(), dev)?;
         Ok(Arc::new(deployment))
     }
 
-    async fn start_container(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
-        let image = self.image.clone().expect("prepare chose an image");
-        let mut launch = Launch::new(&self.config_dir, spec, &schemas);
+    /// Where an instance keeps its data: Kratos' in-memory SQLite, unless the
+    /// run uses PostgreSQL or the data must outlive a restart (`persistent`).
+    async fn storage_for(&self, spec: &InstanceSpec, persistent: bool) -> Result<Storage, SetupError> {
         if let Some(postgres) = &self.postgres {
             postgres.create_database(&spec.name()).await?;
-            launch.set_dsn(postgres.dsn(&database_name(spec), database::CONTAINER_SOCKET_DIR));
-            launch.mounts.push((postgres.socket_dir.clone(), database::CONTAINER_SOCKET_DIR.to_string()));
+            return Ok(Storage::Postgres { database: database_name(spec) });
         }
+        if !persistent {
+            return Ok(Storage::Memory);
+        }
+        let dir = crate::runner::report_dir().join("schema-change").join(run_id()).join(database_name(spec));
+        let created = std::fs::create_dir_all(&dir).and_then(|_| {
+            // Open to the container's user, whoever the image runs as.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+        });
+        created.map_err(|e| SetupError::Start(format!("cannot create {} for the database of {}: {e} (set KRATOS_REPORT_DIR)", dir.display(), spec.name())))?;
+        Ok(Storage::SqliteFile { dir })
+    }
+
+    /// Points `launch` at `storage`; whether its database needs `migrate sql`.
+    fn attach(&self, storage: &Storage, launch: &mut Launch) -> bool {
+        let in_container = self.settings.backend == Backend::Container;
+        match storage {
+            Storage::Memory => false,
+            Storage::Postgres { database } => {
+                let postgres = self.postgres.as_ref().expect("a PostgreSQL storage comes from the run's PostgreSQL");
+                if in_container {
+                    launch.set_dsn(postgres.dsn(database, database::CONTAINER_SOCKET_DIR));
+                    launch.mounts.push((postgres.socket_dir.clone(), database::CONTAINER_SOCKET_DIR.to_string()));
+                } else {
+                    launch.set_dsn(postgres.dsn(database, &postgres.socket_dir.display().to_string()));
+                }
+                true
+            }
+            Storage::SqliteFile { dir } => {
+                let inside = if in_container {
+                    launch.mounts.push((dir.clone(), SQLITE_DIR_IN_CONTAINER.to_string()));
+                    SQLITE_DIR_IN_CONTAINER.to_string()
+                } else {
+                    dir.display().to_string()
+                };
+                // Without a sync on every commit: the file must outlive a restart,
+                // not a crash, and each write otherwise waits for the disk
+                // (creating the identities took 6 s instead of 1).
+                launch.set_dsn(format!("sqlite://{inside}/kratos.sqlite?_fk=true&mode=rwc&_journal_mode=WAL&_synchronous=OFF"));
+                true
+            }
+        }
+    }
+
+    /// Starts Kratos with `launch` (of the configuration in `dir`) on `storage`,
+    /// in a container or as a process.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_own(&self, dir: &ConfigDir, spec: &InstanceSpec, mut launch: Launch, storage: &Storage, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
+        let migrate = self.attach(storage, &mut launch);
+        match self.settings.backend {
+            Backend::Container => self.start_container(dir, spec, launch, migrate, config, schemas, timeout).await,
+            _ => self.start_process(dir, spec, launch, migrate, config, schemas, timeout).await,
+        }
+    }
+
+    /// The instance after a change: Kratos with the previous configuration on a
+    /// database that outlives it, the identities a team has created there
+    /// ([`crate::schema_change::prepare`]), then Kratos with the current
+    /// configuration on the same database.
+    async fn start_after_change(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
+        let previous = self.previous_config_dir.as_ref().expect("the plan only asks for it with a previous configuration");
+        let refused = |e: SetupError| previous_refused(previous, e);
+        let began = std::time::Instant::now();
+        let before = Self::before_change(previous, spec);
+        let (before_config, before_schemas) = Self::config_in(previous, &before).await.map_err(refused)?;
+        let storage = self.storage_for(spec, true).await?;
+        let mut launch = Launch::new(previous, &before, &before_schemas);
+        launch.name = format!("{} (previous configuration)", spec.name());
+        let mut earlier = self.start_own(previous, &before, launch, &storage, before_config, before_schemas, timeout).await.map_err(refused)?;
+        earlier.name = format!("{} (previous configuration)", spec.name());
+        let earlier = Arc::new(earlier);
+        let prepared = crate::schema_change::prepare(&earlier).await;
+        earlier.stop().await;
+        let previous_schema = prepared.map_err(|e| {
+            SetupError::Start(format!(
+                "the identities for the scenarios about a change could not be created under the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR={}): {}",
+                previous.dir.display(),
+                one_line(&crate::redact::text(&format!("{e:#}")))
+            ))
+        })?;
+        crate::schema_change::note_time_before(began.elapsed());
+        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let kratos = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
+        crate::schema_change::compare_with(&kratos.deployment.schemas, &previous_schema);
+        if self.previous_is_current(spec).await {
+            crate::schema_change::note_same_configuration();
+        }
+        Ok(kratos)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_container(&self, dir: &ConfigDir, spec: &InstanceSpec, launch: Launch, migrate: bool, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
+        let image = self.image.clone().expect("prepare chose an image");
         let started = container::start(&image, &launch, timeout).await?;
         self.leases.as_ref().expect("prepare started the leases").hold(started.container.id());
-        if self.postgres.is_some() {
-            container::migrate(&started.container, timeout).await?;
+        if migrate && let Err(e) = container::migrate(&started.container, timeout).await {
+            // Most often Kratos refused its configuration and the container is gone.
+            let log_tail = tail(&container::log(&started.container).await, LOG_TAIL_LINES);
+            if !self.settings.keep_containers {
+                let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
+            }
+            let message = match kratos_said(&log_tail) {
+                Some(said) => format!("{e}; Kratos in a container of {image} ({}) says: {said}", launch.name),
+                None => format!("{e}; the container's log below says why"),
+            };
+            return Err(SetupError::NotReady { message, log_tail });
         }
         let waited = {
             let c = &started.container;
@@ -479,7 +634,7 @@ impl Instances {
         match waited {
             Ok(startup) => Ok(Kratos {
                 name: spec.name(),
-                deployment: self.describe_started(spec, config, schemas, &started.public_url, &started.admin_url)?,
+                deployment: self.describe_with(dir, spec, config, schemas, &started.public_url, &started.admin_url, self.dev())?,
                 public_url: started.public_url,
                 admin_url: started.admin_url,
                 facts: RunFacts::default(),
@@ -496,16 +651,15 @@ impl Instances {
                 if !self.settings.keep_containers {
                     let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
                 }
-                Err(not_ready_error(&format!("Kratos in a container of {image} ({})", spec.name()), not_ready, timeout, log_tail))
+                Err(not_ready_error(&format!("Kratos in a container of {image} ({})", launch.name), not_ready, timeout, log_tail))
             }
         }
     }
 
-    async fn start_process(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
+    #[allow(clippy::too_many_arguments)]
+    async fn start_process(&self, dir: &ConfigDir, spec: &InstanceSpec, launch: Launch, migrate: bool, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let binary = &self.settings.binary;
-        let mut launch = Launch::new(&self.config_dir, spec, &schemas);
-        if let Some(postgres) = &self.postgres {
-            launch.set_dsn(postgres.create_database(&spec.name()).await?);
+        if migrate {
             process::migrate(binary, &launch, timeout).await?;
         }
         let mut attempts = 0;
@@ -524,7 +678,7 @@ impl Instances {
                 Ok(startup) => {
                     return Ok(Kratos {
                         name: spec.name(),
-                        deployment: self.describe_started(spec, config, schemas, &started.public_url, &started.admin_url)?,
+                        deployment: self.describe_with(dir, spec, config, schemas, &started.public_url, &started.admin_url, self.dev())?,
                         public_url: started.public_url,
                         admin_url: started.admin_url,
                         facts: RunFacts::default(),
@@ -542,7 +696,7 @@ impl Instances {
                     let _ = started.child.kill().await;
                     let log_tail = tail(&process::read_log(&started.log), LOG_TAIL_LINES);
                     return Err(not_ready_error(
-                        &format!("Kratos from KRATOS_BIN={} ({})", binary.display(), spec.name()),
+                        &format!("Kratos from KRATOS_BIN={} ({})", binary.display(), launch.name),
                         not_ready,
                         timeout,
                         log_tail,
@@ -578,7 +732,7 @@ impl Instances {
         let dev = ready::observed_dev_mode(&urls.public).await.unwrap_or_else(|| self.dev());
         Ok(Kratos {
             name: spec.name(),
-            deployment: self.describe_with(spec, config, schemas, &public, &admin, dev)?,
+            deployment: self.describe_with(&self.config_dir, spec, config, schemas, &public, &admin, dev)?,
             public_url: urls.public.clone(),
             admin_url: urls.admin.clone(),
             facts: RunFacts::default(),
@@ -589,6 +743,30 @@ impl Instances {
             gate: self.gate(),
             handle: Mutex::new(Handle::External),
         })
+    }
+}
+
+/// Where an instance keeps its data (see [`Instances::storage_for`]).
+enum Storage {
+    /// `dsn: memory`, gone with the process.
+    Memory,
+    /// A database of the run's PostgreSQL.
+    Postgres { database: String },
+    /// An SQLite file in this folder, which outlives a restart.
+    SqliteFile { dir: PathBuf },
+}
+
+/// Where a container sees the folder of its SQLite file.
+const SQLITE_DIR_IN_CONTAINER: &str = "/var/lib/kratos-conformance";
+
+/// A failure to start Kratos with the previous configuration, said as such.
+fn previous_refused(previous: &ConfigDir, e: SetupError) -> SetupError {
+    let which = format!("with the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR={})", previous.dir.display());
+    match e {
+        SetupError::NotReady { message, log_tail } => SetupError::NotReady { message: format!("{which}: {message}"), log_tail },
+        SetupError::Config(m) => SetupError::Config(format!("{which}: {m}")),
+        SetupError::Start(m) => SetupError::Start(format!("{which}: {m}")),
+        other => other,
     }
 }
 
@@ -643,12 +821,20 @@ impl Launch {
 
 fn not_ready_error(what: &str, not_ready: NotReady, timeout: Duration, log_tail: String) -> SetupError {
     let message = match not_ready {
-        NotReady::Died(how) => format!("{what} stopped before it was ready: {how}; its log below says why"),
+        NotReady::Died(how) => match kratos_said(&log_tail) {
+            Some(said) => format!("{what} stopped before it was ready ({how}); Kratos says: {said}"),
+            None => format!("{what} stopped before it was ready: {how}; its log below says why"),
+        },
         NotReady::Timeout(problem) | NotReady::NotKratos(problem) => format!(
             "{what} was not ready within {timeout:?} (KRATOS_STARTUP_TIMEOUT); last problem: {problem}"
         ),
     };
     SetupError::NotReady { message, log_tail }
+}
+
+/// The error Kratos ended with (its command line prints `Error: ...` last).
+fn kratos_said(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|l| l.strip_prefix("Error: ")).map(|e| one_line(e).chars().take(300).collect())
 }
 
 /// The version the admin API reports, for reports; `None` if it does not answer.

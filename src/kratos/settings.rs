@@ -44,6 +44,9 @@ pub struct Settings {
     pub variant: Option<String>,
     /// `KRATOS_CONFIG_DIR`: kratos.yml, its variants, schemas and conformance.yml.
     pub config_dir: PathBuf,
+    /// `KRATOS_PREVIOUS_CONFIG_DIR`: the configuration before a change, laid out
+    /// like `config_dir` (see [`crate::schema_change`]).
+    pub previous_config_dir: Option<PathBuf>,
     /// `KRATOS_STARTUP_TIMEOUT` (seconds): how long Kratos may take to become ready.
     pub startup_timeout: Duration,
     /// `KRATOS_HTTP_TIMEOUT` (seconds): the limit for every HTTP call of the suite.
@@ -106,6 +109,7 @@ impl Settings {
             external,
             variant: var("KRATOS_PROFILE"),
             config_dir: var("KRATOS_CONFIG_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("kratos-config")),
+            previous_config_dir: var("KRATOS_PREVIOUS_CONFIG_DIR").map(PathBuf::from),
             startup_timeout: seconds_var("KRATOS_STARTUP_TIMEOUT", 60)?,
             http_timeout: seconds_var("KRATOS_HTTP_TIMEOUT", 10)?,
             database,

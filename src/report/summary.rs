@@ -44,6 +44,8 @@ pub struct Phases {
     /// From the start to every instance ready and the plan made.
     pub ready: Duration,
     pub scenarios: Duration,
+    /// Stopping Kratos, the browser and the database, removing containers.
+    pub stopping: Duration,
     pub documentation: Duration,
 }
 
@@ -116,10 +118,11 @@ pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phase
     }
     let _ = writeln!(
         out,
-        "  wall time {:.1?} (Kratos ready {:.1?}, scenarios {:.1?}, flow documentation {:.1?}); reports in {}",
+        "  wall time {:.1?} (Kratos ready {:.1?}, scenarios {:.1?}, stopping {:.1?}, flow documentation {:.1?}); reports in {}",
         wall,
         phases.ready,
         phases.scenarios,
+        phases.stopping,
         phases.documentation,
         reports.display()
     );

@@ -179,6 +179,7 @@ async fn run(settings: Settings) -> ExitCode {
     let scenarios_done = wall.elapsed();
     let server = server_time(instances).await;
     shut_down(instances).await;
+    let stopped = wall.elapsed();
 
     finish_docs(instances, &selection);
     let docs_done = wall.elapsed();
@@ -186,8 +187,16 @@ async fn run(settings: Settings) -> ExitCode {
     if let Err(e) = junit::write(&reports.join("junit.xml"), &outcomes) {
         eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
     }
-    let phases = summary::Phases { ready: ready_at, scenarios: scenarios_done.saturating_sub(ready_at), documentation: docs_done.saturating_sub(scenarios_done) };
+    let phases = summary::Phases {
+        ready: ready_at,
+        scenarios: scenarios_done.saturating_sub(ready_at),
+        stopping: stopped.saturating_sub(scenarios_done),
+        documentation: docs_done.saturating_sub(stopped),
+    };
     println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, Some(&server), &reports));
+    if let (Some(verdict), Some(path)) = (crate::schema_change::report::verdict(), crate::schema_change::report::write(&reports)) {
+        println!("  {}\n  the migration report: {}", crate::redact::text(&verdict), path.display());
+    }
     let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
     let version = instances.started().iter().find_map(|k| k.version.clone());
     for note in deviations::notes(&ledger, &outcomes, version.as_deref()) {
@@ -248,6 +257,11 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
                 }
             }
         }
+    }
+    if let Some(previous) = &instances.previous_config_dir
+        && let Some(change) = crate::schema_change::describe(&previous.dir)
+    {
+        eprintln!("kratos-conformance: {change}");
     }
     if instances.settings.backend != Backend::External {
         eprintln!("  changed by the suite (not under test): {}", kratos::overrides::describe(&[]).join("; "));

@@ -93,6 +93,7 @@ impl Plan {
     pub async fn build(dir: &Path, selection: &Selection, instances: &Instances) -> Result<Plan, SetupError> {
         let mut plan = Plan::default();
         let mut descriptions: HashMap<InstanceSpec, Result<Deployment, String>> = HashMap::new();
+        let mut previous_descriptions: HashMap<InstanceSpec, Result<Deployment, String>> = HashMap::new();
         for feature in parse_features(dir)? {
             let plain = feature.scenarios.iter().map(|s| (None, s));
             let ruled = feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
@@ -105,10 +106,14 @@ impl Plan {
                     .map_err(|e| SetupError::Config(format!("{}:{}: {e}", feature.path.as_deref().unwrap_or(dir).display(), scenario.position.line)))?;
                 let mut first_reasons = None;
                 let mut chosen = None;
-                let on_this_machine = needs.unmet_on_this_machine();
-                let variants = if on_this_machine.is_empty() { instances.variants() } else { Vec::new() };
-                if !on_this_machine.is_empty() {
-                    first_reasons = Some(on_this_machine);
+                // What this machine or run lacks, before any instance is considered.
+                let mut unmet_here = needs.unmet_on_this_machine();
+                if needs.previous_configuration {
+                    unmet_here.extend(instances.no_previous_configuration());
+                }
+                let variants = if unmet_here.is_empty() { instances.variants() } else { Vec::new() };
+                if !unmet_here.is_empty() {
+                    first_reasons = Some(unmet_here);
                 }
                 for variant in variants {
                     let derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
@@ -117,10 +122,24 @@ impl Plan {
                         let described = instances.describe(&spec).await.map_err(|e| e.to_string());
                         descriptions.insert(spec.clone(), described);
                     }
-                    let reasons = match &descriptions[&spec] {
+                    // A scenario about a change needs of the configuration before
+                    // it what its identities had (TOTP, recovery codes, registration).
+                    let judged = if needs.previous_configuration {
+                        if !previous_descriptions.contains_key(&spec) {
+                            let described = instances.describe_previous(&spec).await.map_err(|e| e.to_string());
+                            previous_descriptions.insert(spec.clone(), described);
+                        }
+                        &previous_descriptions[&spec]
+                    } else {
+                        &descriptions[&spec]
+                    };
+                    let mut reasons = match judged {
                         Ok(deployment) => needs.unmet_in_config(deployment),
                         Err(e) => return Err(SetupError::Config(e.clone())),
                     };
+                    if needs.previous_configuration {
+                        reasons = reasons.into_iter().map(|r| format!("in the previous configuration, {r}")).collect();
+                    }
                     if reasons.is_empty() {
                         chosen = Some(spec);
                         break;
@@ -187,7 +206,9 @@ impl Plan {
                 planned.verdict = Verdict::NotApplicable(vec![format!("its instance {} did not start", spec.name())]);
                 continue;
             };
-            let mut reasons = planned.needs.unmet_in_config(&kratos.deployment);
+            // A scenario about a change was judged on the previous configuration.
+            let mut reasons =
+                if planned.needs.previous_configuration { Vec::new() } else { planned.needs.unmet_in_config(&kratos.deployment) };
             reasons.extend(planned.needs.unmet_in_facts(&kratos.facts));
             if !reasons.is_empty() {
                 planned.verdict = Verdict::NotApplicable(reasons);

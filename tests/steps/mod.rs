@@ -10,6 +10,7 @@ mod kratos;
 mod login;
 mod recovery;
 mod response;
+mod schema_change;
 mod session;
 mod registration;
 mod settings;
