@@ -1,9 +1,10 @@
 @enrollment @needs:admin-api
-Feature: Enrollment: identities, pairing an authenticator app, unlinking it, recovery codes
+Feature: Enrollment: identities, pairing an authenticator app, unlinking and replacing it
   Before anyone can log in with TOTP, an identity must exist and must have paired
   an authenticator app. Identities are created through the admin API (the fast
   path) or through self-service registration, as a user would. TOTP can only be
   paired through the settings flow: Kratos v1.3.1 cannot import a TOTP credential.
+  Recovery codes have a feature of their own (recovery-codes.feature).
 
   Every scenario has an identity of its own, with traits generated from the
   deployment's identity schema, deleted at its end. Where the deployment
