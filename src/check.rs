@@ -27,7 +27,7 @@ pub fn equals<T: PartialEq + Debug>(exchange: &Exchange, what: &str, expected: T
     Ok(())
 }
 
-pub fn location<'a>(exchange: &'a Exchange) -> Result<&'a str> {
+pub fn location(exchange: &Exchange) -> Result<&str> {
     exchange.location().ok_or_else(|| failure(exchange, "expected a Location header, there is none"))
 }
 

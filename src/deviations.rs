@@ -61,11 +61,10 @@ pub fn notes(ledger: &[Deviation], outcomes: &[crate::report::outcomes::Outcome]
                 entry.scenario,
                 version.unwrap_or("(of unknown version)")
             ));
-        } else if let Some(version) = version {
-            if runs.iter().any(|o| o.status == Status::Passed) && !entry.kratos.iter().any(|v| v == version) {
+        } else if let Some(version) = version
+            && runs.iter().any(|o| o.status == Status::Passed) && !entry.kratos.iter().any(|v| v == version) {
                 notes.push(format!("the known deviation \"{}\" was seen on Kratos {version}, which features/deviations.yml does not list for it yet: add it", entry.scenario));
             }
-        }
     }
     notes
 }

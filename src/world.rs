@@ -237,12 +237,11 @@ impl ConformanceWorld {
         let offered = self.flow.as_ref().and_then(|flow| {
             flow.node_by_id("totp_secret_key")?.attributes.pointer("/text/context/secret")?.as_str().map(str::to_string)
         });
-        if let Some(secret) = offered {
-            if self.authenticator.as_ref().is_none_or(|a| a.secret() != secret) {
+        if let Some(secret) = offered
+            && self.authenticator.as_ref().is_none_or(|a| a.secret() != secret) {
                 let app = Authenticator::from_secret(&secret)?;
                 self.previous_authenticator = self.authenticator.replace(app);
             }
-        }
         Ok(())
     }
 

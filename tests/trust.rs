@@ -27,7 +27,8 @@ fn main() -> ExitCode {
     if std::env::var_os(RUNNER).is_some() {
         return kratos_conformance::runner::main();
     }
-    let checks: [(&str, fn() -> Result<String, String>); 3] = [
+    type Check = (&'static str, fn() -> Result<String, String>);
+    let checks: [Check; 3] = [
         ("redaction", redaction),
         ("green on nothing", green_on_nothing),
         ("two runs in two PID namespaces", two_namespaces),

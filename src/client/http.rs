@@ -285,11 +285,10 @@ impl Http {
         headers.insert(SCENARIO_HEADER, HeaderValue::from_str(self.transcript.id())?);
         let mut recorded_headers = request.headers.clone();
         recorded_headers.push((SCENARIO_HEADER.into(), self.transcript.id().to_string()));
-        if let Some(cookie) = self.cookie_header(&request.url) {
-            if !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+        if let Some(cookie) = self.cookie_header(&request.url)
+            && !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
                 recorded_headers.push(("cookie".into(), cookie));
             }
-        }
         let mut builder = self.client.request(request.method.clone(), request.url.clone()).headers(headers);
         builder = match &sent_body {
             Body::Empty => builder,

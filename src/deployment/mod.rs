@@ -348,6 +348,7 @@ pub struct Deployment {
 impl Deployment {
     /// Describes a merged configuration. `public` and `admin` are the base URLs
     /// Kratos runs with (the suite's own addresses when it starts Kratos).
+    #[allow(clippy::too_many_arguments)]
     pub fn describe(
         dir: &ConfigDir,
         variant: Option<&str>,

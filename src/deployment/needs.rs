@@ -189,31 +189,28 @@ impl Needs {
         if self.registration && !deployment.registration_enabled {
             reasons.push("self-service registration is disabled (selfservice.flows.registration.enabled)".into());
         }
-        if let Some(rule) = self.whoami {
-            if deployment.whoami_required_aal != rule {
+        if let Some(rule) = self.whoami
+            && deployment.whoami_required_aal != rule {
                 reasons.push(format!(
                     "it describes session.whoami.required_aal: {}, the deployment has {}",
                     rule.name(),
                     deployment.whoami_required_aal.name()
                 ));
             }
-        }
-        if let Some(rule) = self.settings_aal {
-            if deployment.settings_required_aal != rule {
+        if let Some(rule) = self.settings_aal
+            && deployment.settings_required_aal != rule {
                 reasons.push(format!(
                     "it describes selfservice.flows.settings.required_aal: {}, the deployment has {}",
                     rule.name(),
                     deployment.settings_required_aal.name()
                 ));
             }
-        }
-        if let Some(style) = &self.login_style {
-            if *style != deployment.login_style {
+        if let Some(style) = &self.login_style
+            && *style != deployment.login_style {
                 reasons.push(format!("it describes the {} login, the deployment's is {} (selfservice.flows.login.style)", style.replace('_', "-"), deployment.login_style.replace('_', "-")));
             }
-        }
-        if let Some(one) = self.registration_one_step {
-            if one != deployment.registration_one_step {
+        if let Some(one) = self.registration_one_step
+            && one != deployment.registration_one_step {
                 let steps = |one: bool| if one { "one-step" } else { "two-step" };
                 reasons.push(format!(
                     "it describes {} registration, the deployment's is {} (selfservice.flows.registration.enable_legacy_one_step)",
@@ -221,7 +218,6 @@ impl Needs {
                     steps(deployment.registration_one_step)
                 ));
             }
-        }
         if self.short_flow_lifespans {
             let longest = deployment.lifespans.login.max(deployment.lifespans.settings);
             if longest > LONGEST_WAIT {
@@ -249,8 +245,8 @@ impl Needs {
                 reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
             }
         }
-        if self.real_browser {
-            if let Ok(origins) = crate::browser::origin::origins() {
+        if self.real_browser
+            && let Ok(origins) = crate::browser::origin::origins() {
                 let origin = crate::browser::Origins::origin(&origins.allowed);
                 let page = crate::browser::Origins::page(&origins.allowed, &deployment.name, "login");
                 if !deployment.cors.allows(&origin) || deployment.ui.login != page.as_str() {
@@ -260,7 +256,6 @@ impl Needs {
                     ));
                 }
             }
-        }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
             reasons.push("every identity schema names a TOTP account-name trait".into());
         }

@@ -119,14 +119,13 @@ impl TeamFile {
                 )));
             }
         }
-        if let Some(domain) = &file.mail_domain {
-            if !is_reserved_test_domain(domain) {
+        if let Some(domain) = &file.mail_domain
+            && !is_reserved_test_domain(domain) {
                 return Err(SetupError::Config(format!(
                     "{}: mail_domain \"{domain}\" is not a reserved test domain; use example.org, example.com, example.net or a name under .test, .example or .invalid, so no mail of a run reaches a person",
                     path.display()
                 )));
             }
-        }
         file.path = Some(path);
         Ok(file)
     }

@@ -142,12 +142,11 @@ impl Postgres {
             if ready {
                 return Ok(());
             }
-            if let Some(child) = self.child.lock().await.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
+            if let Some(child) = self.child.lock().await.as_mut()
+                && let Ok(Some(status)) = child.try_wait() {
                     let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
                     return Err(fail(format!("postgres stopped ({status}) before it was ready: {}", last_line(log.as_bytes()))));
                 }
-            }
             if started.elapsed() > READY_TIMEOUT {
                 return Err(fail(format!("postgres was not ready within {READY_TIMEOUT:?}; its log is {}", self.dir.join("postgres.log").display())));
             }
@@ -251,11 +250,10 @@ fn as_user_dying_with_parent(command: &mut Command, user: Option<(u32, u32)>) {
     // SAFETY: setgid, setuid and prctl are async-signal-safe and touch no memory of the parent.
     unsafe {
         command.pre_exec(move || {
-            if let Some((uid, gid)) = user {
-                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            if let Some((uid, gid)) = user
+                && (libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0) {
                     return Err(std::io::Error::last_os_error());
                 }
-            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });

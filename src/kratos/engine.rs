@@ -50,11 +50,10 @@ fn candidate_sockets() -> Vec<String> {
 /// `DOCKER_HOST`, or the first Docker API socket that exists. Synchronous, so
 /// that `main` can export it before any thread (and testcontainers) starts.
 pub fn resolve_host() -> Option<String> {
-    if let Ok(host) = std::env::var("DOCKER_HOST") {
-        if !host.trim().is_empty() {
+    if let Ok(host) = std::env::var("DOCKER_HOST")
+        && !host.trim().is_empty() {
             return Some(host);
         }
-    }
     candidate_sockets().into_iter().find(|s| Path::new(s).exists()).map(|s| format!("unix://{s}"))
 }
 

@@ -116,6 +116,8 @@ pub struct Kratos {
     handle: Mutex<Handle>,
 }
 
+// One per instance: the size of the container handle does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Handle {
     Container(Option<ContainerAsync<KratosImage>>),
     Process { child: Option<Child>, log: PathBuf },

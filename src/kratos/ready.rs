@@ -65,11 +65,10 @@ where
             };
         }
         polls += 1;
-        if polls % LIVENESS_EVERY == 0 {
-            if let Some(how) = died().await {
+        if polls.is_multiple_of(LIVENESS_EVERY)
+            && let Some(how) = died().await {
                 return Err(NotReady::Died(how));
             }
-        }
         if started.elapsed() >= timeout {
             return Err(NotReady::Timeout(last_problem));
         }

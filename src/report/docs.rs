@@ -72,8 +72,12 @@ struct Recorded {
 /// The cucumber writer that notes step start times (tee it beside the others).
 #[derive(Debug, Default)]
 pub struct Recorder {
-    running: HashMap<Key, (Option<String>, Vec<(gherkin::Step, SystemTime)>, bool)>,
+    /// Per running scenario: its rule, its steps with their start times, and
+    /// whether it is documented.
+    running: HashMap<Key, Running>,
 }
+
+type Running = (Option<String>, Vec<(gherkin::Step, SystemTime)>, bool);
 
 impl<W: World> Writer<W> for Recorder {
     type Cli = cli::Empty;

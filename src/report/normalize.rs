@@ -139,13 +139,11 @@ impl Normalizer {
         match value {
             Value::Object(map) => {
                 let is_qr = map.get("attributes").and_then(|a| a.get("id")).and_then(Value::as_str) == Some("totp_qr");
-                if is_qr {
-                    if let Some(Value::String(src)) = map.get_mut("attributes").and_then(|a| a.get_mut("src")) {
-                        if let Ok(url) = crate::totp::decode_qr_data_uri(src) {
+                if is_qr
+                    && let Some(Value::String(src)) = map.get_mut("attributes").and_then(|a| a.get_mut("src"))
+                        && let Ok(url) = crate::totp::decode_qr_data_uri(src) {
                             *src = format!("<a QR code of {}>", self.otpauth_url(&url));
                         }
-                    }
-                }
                 map.values_mut().for_each(|v| self.describe_qr_codes(v));
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.describe_qr_codes(v)),

@@ -47,8 +47,10 @@ impl Outcome {
 }
 
 static OUTCOMES: LazyLock<Mutex<Vec<Outcome>>> = LazyLock::new(Default::default);
-static KRATOS_LOGS: LazyLock<Mutex<HashMap<(String, usize, String), String>>> = LazyLock::new(Default::default);
-static ARTIFACTS: LazyLock<Mutex<HashMap<(String, usize, String), Vec<String>>>> = LazyLock::new(Default::default);
+/// A scenario by its feature file, line and name.
+type ScenarioKey = (String, usize, String);
+static KRATOS_LOGS: LazyLock<Mutex<HashMap<ScenarioKey, String>>> = LazyLock::new(Default::default);
+static ARTIFACTS: LazyLock<Mutex<HashMap<ScenarioKey, Vec<String>>>> = LazyLock::new(Default::default);
 
 /// Every outcome so far, in the order the scenarios ended.
 pub fn all() -> Vec<Outcome> {

@@ -288,8 +288,8 @@ fn finish_docs(instances: &Instances, selection: &Selection) {
     let mut verdict = docs::finish(&mode, &version, &ledger);
     // The checked-in pages were recorded from the pinned Kratos: what another
     // version sends differently is news about that version, not a failure.
-    if let (Err(diff), docs::Mode::Own { record: false, .. }) = (&verdict, &mode) {
-        if version != kratos::pinned_version() {
+    if let (Err(diff), docs::Mode::Own { record: false, .. }) = (&verdict, &mode)
+        && version != kratos::pinned_version() {
             let file = report_dir().join("flows-diff.md");
             let _ = std::fs::write(&file, diff);
             verdict = Ok(format!(
@@ -298,7 +298,6 @@ fn finish_docs(instances: &Instances, selection: &Selection) {
                 file.display()
             ));
         }
-    }
     let status = match &verdict {
         Ok(said) => {
             eprintln!("kratos-conformance: flow documentation: {said} ({:.2?})", started.elapsed());
@@ -372,11 +371,10 @@ fn described_filters() -> Vec<String> {
         for (long, short, what) in [("--tags", "-t", "--tags"), ("--name", "-n", "--name")] {
             if let Some(value) = arg.strip_prefix(&format!("{long}=")) {
                 described.push(format!("{what} '{value}'"));
-            } else if arg == long || arg == short {
-                if let Some(value) = args.get(i + 1) {
+            } else if (arg == long || arg == short)
+                && let Some(value) = args.get(i + 1) {
                     described.push(format!("{what} '{value}'"));
                 }
-            }
         }
     }
     if let Ok(tags) = std::env::var("CUCUMBER_FILTER_TAGS") {
