@@ -140,6 +140,7 @@ setup_engine() {
 # --- 3. PostgreSQL --------------------------------------------------------------------
 install_postgres() {
     if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then
+        say "PostgreSQL: $(postgres_version)"
         return 0
     fi
     command -v apt-get >/dev/null || die "PostgreSQL's server is missing and there is no apt-get to install it; install PostgreSQL (initdb, postgres) or skip tests/postgres.rs"
@@ -151,6 +152,13 @@ install_postgres() {
     fi
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    say "PostgreSQL: $(postgres_version)"
+}
+
+postgres_version() {
+    local initdb
+    initdb=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
+    "$initdb" --version 2>/dev/null || echo "server at ${initdb%/initdb}"
 }
 
 # --- 4. a real browser -------------------------------------------------------------------
