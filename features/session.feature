@@ -135,6 +135,45 @@ Feature: Sessions: whoami, the session API, lifespans and logout
         | SPA     | 401 with the error session_aal1_required, because "You can not requested a higher AAL (AAL2/AAL3) without an active session." |
         | native  | 401 with the error session_aal1_required, because "You can not requested a higher AAL (AAL2/AAL3) without an active session." |
 
+  # Kratos signs a session cookie with the first of secrets.cookie and reads it
+  # with any of them. A rotation puts a new secret first and keeps the old one
+  # until the cookies signed with it are gone; the suite runs each stage as an
+  # instance of its own, side by side on one database, as the old and the new
+  # instances of a rolling deployment are.
+  @needs:cookie-secret-rotation
+  Rule: Rotating the cookie secret keeps the sessions; retiring the old secret ends their cookies
+
+    Scenario Outline: A <client> client's session cookie outlives a rotation of the cookie secret, not the retirement of the old one
+      Given an identity with a password
+      And a <client> client signed in with the password
+      When the cookie secret is rotated, a new secret first and the old one after it
+      And it asks whoami
+      Then Kratos answers 200 with the client's session
+      And Kratos sets no cookie
+      When the old cookie secret is retired, the new one alone left
+      And it asks whoami
+      Then Kratos answers 401 with an error without id, whose reason is "No valid session credentials found in the request."
+
+      Examples:
+        | client  |
+        | browser |
+        | SPA     |
+
+    Scenario: During a rotation, an instance not rotated yet cannot read a session cookie signed with the new secret
+      Given an identity with a password
+      And the cookie secret is rotated, a new secret first and the old one after it
+      And a browser client signed in with the password
+      When its next request goes to an instance not rotated yet, with the old cookie secret alone
+      And it asks whoami
+      Then Kratos answers 401 with an error without id, whose reason is "No valid session credentials found in the request."
+
+    Scenario: A native app's session token does not depend on the cookie secret
+      Given an identity with a password
+      And a native client signed in with the password
+      When the old cookie secret is retired, the new one alone left
+      And it asks whoami
+      Then Kratos answers 200 with the client's session
+
   Rule: A signed-in user lists and ends their other sessions, and only their own
 
     Scenario Outline: A <client> client lists the identity's other sessions, not its own

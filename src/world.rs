@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 
 use crate::client::{Client, ClientKind, Exchange, Flow, FlowKind, Transcript};
-use crate::deployment::Deployment;
+use crate::deployment::{CookieSecrets, Deployment};
 use crate::identity::{AdminApi, Identity, Person};
 use crate::kratos::{self, Kratos};
 use crate::totp::Authenticator;
@@ -20,6 +20,9 @@ pub struct ConformanceWorld {
     pub instance: String,
     pub identifier_trait: Option<String>,
     kratos: Option<Arc<Kratos>>,
+    /// The instances the scenario used before it turned to its current one,
+    /// the first first (a cookie secret rotation's stages).
+    pub instances_turned_from: Vec<Arc<Kratos>>,
     /// Every exchange of the scenario, for failure reports.
     pub transcript: Transcript,
     /// The client the scenario's steps speak through.
@@ -122,9 +125,33 @@ impl ConformanceWorld {
         Ok(kratos)
     }
 
+    /// Turns the scenario and its clients to the instance at another stage of
+    /// the cookie secret rotation its instance is part of: the same database
+    /// and sessions, other secrets, as when a load balancer sends the next
+    /// request to another instance of a rolling deployment. Cookie jars keep
+    /// their cookies: the instances share the host, and cookies ignore ports.
+    pub async fn turn_to_cookie_secret_stage(&mut self, stage: CookieSecrets) -> Result<()> {
+        let current = self.kratos().await?;
+        let next = kratos::instances().at_cookie_secret_stage(&current, stage).ok_or_else(|| {
+            anyhow!("the instance {} is not part of a cookie secret rotation: tag the scenario @needs:cookie-secret-rotation", current.name)
+        })?;
+        for client in [&mut self.client, &mut self.first_client, &mut self.other_device, &mut self.enrollment_device].into_iter().flatten() {
+            client.kratos = Arc::clone(&next);
+        }
+        self.instances_turned_from.push(current);
+        self.kratos = Some(next);
+        Ok(())
+    }
+
     /// What the deployment under test is configured to do.
     pub async fn deployment(&mut self) -> Result<Arc<Deployment>> {
         Ok(Arc::clone(&self.kratos().await?.deployment))
+    }
+
+    /// The Kratos this scenario started on, if it used one (for the
+    /// documentation: its instance and the addresses standing for all).
+    pub fn first_kratos(&self) -> Option<Arc<Kratos>> {
+        self.instances_turned_from.first().cloned().or_else(|| self.kratos.clone())
     }
 
     /// The Kratos this scenario already uses, if any (for the after-hook).

@@ -91,6 +91,59 @@ pub enum Derivation {
     /// (`KRATOS_PREVIOUS_CONFIG_DIR`), with the identities created there
     /// ([`crate::schema_change`]). Nothing of the configuration changes.
     AfterChange,
+    /// One stage of a rotation of `secrets.cookie`, all stages on one database
+    /// at once, as in a rolling deployment ([`CookieSecrets`]).
+    CookieSecret(CookieSecrets),
+}
+
+/// The stages of a rotation of the cookie secret. Kratos signs a session cookie
+/// with the first of `secrets.cookie` and reads it with any of them, so a
+/// rotation puts a new secret first, keeps the old one until the cookies
+/// signed with it are gone, then drops it. A scenario's instance is the stage
+/// before; the two after it run beside it on its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CookieSecrets {
+    /// The deployment's own cookie secrets (a secret of the run's making where
+    /// it sets none: Kratos would otherwise choose one per process).
+    Before,
+    /// A new secret first, the deployment's after it.
+    Rotated,
+    /// The new secret alone.
+    Retired,
+}
+
+impl CookieSecrets {
+    pub const AFTER: [CookieSecrets; 2] = [CookieSecrets::Rotated, CookieSecrets::Retired];
+
+    /// `secrets.cookie` at this stage, for the configuration `base`.
+    pub fn secrets(self, base: &RawConfig) -> Vec<String> {
+        static MADE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        let (made_old, made_new) = MADE.get_or_init(|| {
+            let make = || {
+                use rand::RngExt as _;
+                let secret: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(32).map(char::from).collect();
+                crate::redact::register(secret.clone());
+                secret
+            };
+            (make(), make())
+        });
+        let listed = |key: &str| -> Vec<String> {
+            base.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+        };
+        let mut old = listed("secrets.cookie");
+        if old.is_empty() {
+            old = listed("secrets.default");
+        }
+        if old.is_empty() {
+            old = vec![made_old.clone()];
+        }
+        old.iter().for_each(|s| crate::redact::register(s.clone()));
+        match self {
+            CookieSecrets::Before => old,
+            CookieSecrets::Rotated => std::iter::once(made_new.clone()).chain(old).collect(),
+            CookieSecrets::Retired => vec![made_new.clone()],
+        }
+    }
 }
 
 /// The lifespan of the derived short-lived flows.
@@ -108,12 +161,15 @@ pub const SHORT_SESSION_LIFESPAN: Duration = Duration::from_secs(5);
 pub const LONGEST_WAIT: Duration = Duration::from_secs(10);
 
 impl Derivation {
-    pub const ALL: [Derivation; 5] = [
+    pub const ALL: [Derivation; 8] = [
         Derivation::ShortFlowLifespans,
         Derivation::ShortPrivilegedSession,
         Derivation::ShortSessionLifespan,
         Derivation::BrowserOrigin,
         Derivation::AfterChange,
+        Derivation::CookieSecret(CookieSecrets::Before),
+        Derivation::CookieSecret(CookieSecrets::Rotated),
+        Derivation::CookieSecret(CookieSecrets::Retired),
     ];
 
     /// The settings it changes, as dotted keys and values, for the instance
@@ -150,6 +206,9 @@ impl Derivation {
             }
             Derivation::ShortSessionLifespan => vec![("session.lifespan", short(SHORT_SESSION_LIFESPAN))],
             Derivation::AfterChange => Vec::new(),
+            Derivation::CookieSecret(stage) => {
+                vec![("secrets.cookie", Value::Array(stage.secrets(base).into_iter().map(Value::String).collect()))]
+            }
         }
     }
 
@@ -161,6 +220,9 @@ impl Derivation {
             Derivation::ShortSessionLifespan => "short-session-lifespan",
             Derivation::BrowserOrigin => "browser-origin",
             Derivation::AfterChange => "after-change",
+            Derivation::CookieSecret(CookieSecrets::Before) => "cookie-secret",
+            Derivation::CookieSecret(CookieSecrets::Rotated) => "cookie-secret-rotated",
+            Derivation::CookieSecret(CookieSecrets::Retired) => "cookie-secret-retired",
         }
     }
 
@@ -178,6 +240,11 @@ impl Derivation {
                 Err(e) => format!("the suite's origin for the browser is not available: {e}"),
             },
             Derivation::AfterChange => "on the database of the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR), with its identities".into(),
+            Derivation::CookieSecret(CookieSecrets::Before) => {
+                "on a database shared with the two instances of a cookie secret rotation (the configured secrets.cookie, or one of the run's making where none is set)".into()
+            }
+            Derivation::CookieSecret(CookieSecrets::Rotated) => "secrets.cookie rotated: a new secret first, the configured ones after it".into(),
+            Derivation::CookieSecret(CookieSecrets::Retired) => "secrets.cookie: the new secret alone, the configured ones retired".into(),
         }
     }
 }
@@ -679,4 +746,31 @@ fn human(duration: Duration) -> String {
 
 fn list_or(items: &[&str], none: &str) -> String {
     if items.is_empty() { none.to_string() } else { items.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_rotation_puts_a_new_cookie_secret_first_then_drops_the_old_ones() {
+        let base = RawConfig::from_value(json!({"secrets": {"cookie": ["old-cookie-secret-0001", "older-cookie-secret-01"], "default": ["default-secret-00001"]}}));
+        let before = CookieSecrets::Before.secrets(&base);
+        let rotated = CookieSecrets::Rotated.secrets(&base);
+        let retired = CookieSecrets::Retired.secrets(&base);
+        assert_eq!(before, ["old-cookie-secret-0001", "older-cookie-secret-01"]);
+        assert_eq!(rotated[1..], before[..]);
+        assert_eq!(retired, [rotated[0].clone()]);
+        assert!(rotated[0].len() >= 16 && !before.contains(&rotated[0]), "Kratos wants at least 16 characters, and a new secret");
+        // Every secret is kept out of the output.
+        assert!(crate::redact::registered().contains(&rotated[0]));
+
+        let default_only = RawConfig::from_value(json!({"secrets": {"default": ["default-secret-00001"]}}));
+        assert_eq!(CookieSecrets::Before.secrets(&default_only), ["default-secret-00001"]);
+        let none = CookieSecrets::Before.secrets(&RawConfig::from_value(json!({})));
+        assert_eq!(none.len(), 1);
+        assert_eq!(CookieSecrets::Rotated.secrets(&RawConfig::from_value(json!({})))[1], none[0], "the run's own old secret, the same for every stage");
+    }
 }

@@ -21,6 +21,7 @@
 //! | `@kratos:>=v25.4.0`, `@kratos:<v25.4.0` | a Kratos version |
 //! | `@login-style:unified`, `@login-style:identifier_first` | `selfservice.flows.login.style` |
 //! | `@registration-steps:two`, `@registration-steps:one` | two-step registration, or `enable_legacy_one_step` |
+//! | `@needs:cookie-secret-rotation` | the instances of a rotation of `secrets.cookie` on one database (derived where the suite starts Kratos) |
 //! | `@needs:previous-configuration` | identities created under the configuration before a change (`KRATOS_PREVIOUS_CONFIG_DIR`, process and container backends) |
 //! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
@@ -28,7 +29,7 @@
 
 use std::cmp::Ordering;
 
-use super::{AalRule, Deployment, Derivation, LONGEST_WAIT};
+use super::{AalRule, CookieSecrets, Deployment, Derivation, LONGEST_WAIT};
 
 /// What the run knows about an instance beyond its configuration.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +60,7 @@ pub struct Needs {
     pub pinned_kratos: bool,
     pub concurrency: bool,
     pub previous_configuration: bool,
+    pub cookie_secret_rotation: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
@@ -101,6 +103,7 @@ impl Needs {
                 "pinned-kratos" => self.pinned_kratos = true,
                 "concurrency" => self.concurrency = true,
                 "previous-configuration" => self.previous_configuration = true,
+                "cookie-secret-rotation" => self.cookie_secret_rotation = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
@@ -154,6 +157,9 @@ impl Needs {
         }
         if self.previous_configuration {
             derived.push(Derivation::AfterChange);
+        }
+        if self.cookie_secret_rotation {
+            derived.push(Derivation::CookieSecret(CookieSecrets::Before));
         }
         derived
     }
@@ -256,6 +262,11 @@ impl Needs {
                     ));
                 }
             }
+        if self.cookie_secret_rotation && !deployment.derived.contains(&Derivation::CookieSecret(CookieSecrets::Before)) {
+            reasons.push(
+                "it rotates the cookie secret (secrets.cookie) of instances on one database, which the suite can only do with a Kratos it starts (the process and container backends derive them)".into(),
+            );
+        }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
             reasons.push("every identity schema names a TOTP account-name trait".into());
         }

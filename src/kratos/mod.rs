@@ -33,7 +33,7 @@ use ready::NotReady;
 pub use settings::{Backend, Settings};
 
 use crate::deployment::needs::RunFacts;
-use crate::deployment::{ConfigDir, Derivation, Deployment, IdentitySchema, RawConfig};
+use crate::deployment::{ConfigDir, CookieSecrets, Derivation, Deployment, IdentitySchema, RawConfig};
 
 /// The variant that is primary where a configuration has several and
 /// `KRATOS_PROFILE` names none (this repository's `kratos-config/` has `strict`
@@ -204,6 +204,19 @@ impl InstanceSpec {
             name.push_str(&format!("#{}", self.shard + 1));
         }
         name
+    }
+
+    /// The same instance at another stage of a cookie secret rotation.
+    pub fn at_cookie_secret_stage(&self, stage: CookieSecrets) -> InstanceSpec {
+        let derived = self
+            .derived
+            .iter()
+            .map(|d| match d {
+                Derivation::CookieSecret(_) => Derivation::CookieSecret(stage),
+                other => *other,
+            })
+            .collect();
+        InstanceSpec { variant: self.variant.clone(), derived, shard: self.shard }
     }
 
     /// The name without the shard: what the instance is, whichever of its
@@ -452,6 +465,9 @@ impl Instances {
         if let Some(postgres) = &self.postgres {
             postgres.stop().await;
         }
+        // The SQLite files of instances that had to outlive a restart or share
+        // a database: of no use after the run.
+        let _ = std::fs::remove_dir_all(run_databases_dir());
         Vec::new()
     }
 
@@ -462,7 +478,10 @@ impl Instances {
     async fn start(&self, spec: &InstanceSpec) -> Result<Arc<Kratos>, SetupError> {
         let (config, schemas) = self.config_of(spec).await?;
         let timeout = self.settings.startup_timeout;
-        let mut kratos = if spec.derived.contains(&Derivation::AfterChange) {
+        if spec.derived.contains(&Derivation::CookieSecret(CookieSecrets::Before)) {
+            return self.start_rotation(spec, config, schemas, timeout).await;
+        }
+        let kratos = if spec.derived.contains(&Derivation::AfterChange) {
             self.start_after_change(spec, config, schemas, timeout).await
         } else if self.settings.backend == Backend::External {
             self.connect_external(spec, config, schemas).await
@@ -471,6 +490,12 @@ impl Instances {
             let launch = Launch::new(&self.config_dir, spec, &schemas);
             self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await
         }?;
+        Ok(self.register(spec, kratos).await)
+    }
+
+    /// Adds what the run knows of a started instance beyond its configuration,
+    /// and keeps it under the name of its spec.
+    async fn register(&self, spec: &InstanceSpec, mut kratos: Kratos) -> Arc<Kratos> {
         kratos.version = admin_version(&kratos.admin("admin/version")).await;
         if let Some(deployment) = Arc::get_mut(&mut kratos.deployment) {
             deployment.kratos_version = kratos.version.clone();
@@ -487,7 +512,48 @@ impl Instances {
         };
         let kratos = Arc::new(kratos);
         self.started.lock().expect("not poisoned").insert(spec.name(), Arc::clone(&kratos));
-        Ok(kratos)
+        kratos
+    }
+
+    /// The stage before a rotation of the cookie secret, and beside it the
+    /// stages after it ([`CookieSecrets`]) on the same database, as the old and
+    /// new instances of a rolling deployment. They start once the first has
+    /// migrated the database, and share its gate: three processes on one
+    /// SQLite file must not write at the same moment.
+    async fn start_rotation(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Arc<Kratos>, SetupError> {
+        let storage = self.storage_for(spec, true).await?;
+        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let before = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
+        let before = self.register(spec, before).await;
+        let after = CookieSecrets::AFTER.map(|stage| {
+            let storage = &storage;
+            let gate = Arc::clone(&before.gate);
+            async move {
+                let sibling = spec.at_cookie_secret_stage(stage);
+                let (config, schemas) = self.config_of(&sibling).await?;
+                let mut launch = Launch::new(&self.config_dir, &sibling, &schemas);
+                launch.migrated = true;
+                let mut kratos = self.start_own(&self.config_dir, &sibling, launch, storage, config, schemas, timeout).await?;
+                kratos.gate = gate;
+                self.register(&sibling, kratos).await;
+                Ok::<(), SetupError>(())
+            }
+        });
+        for started in futures::future::join_all(after).await {
+            started?;
+        }
+        Ok(before)
+    }
+
+    /// The instance at another stage of the cookie secret rotation `kratos` is
+    /// part of.
+    pub fn at_cookie_secret_stage(&self, kratos: &Kratos, stage: CookieSecrets) -> Option<Arc<Kratos>> {
+        let deployment = &kratos.deployment;
+        if !deployment.derived.iter().any(|d| matches!(d, Derivation::CookieSecret(_))) {
+            return None;
+        }
+        let spec = InstanceSpec { variant: deployment.variant.clone(), derived: deployment.derived.clone(), shard: 0 };
+        self.get(&spec.at_cookie_secret_stage(stage).name())
     }
 
     /// Whether the Kratos the suite starts is its own pinned build or image (not
@@ -516,7 +582,8 @@ impl Instances {
         if !persistent {
             return Ok(Storage::Memory);
         }
-        let dir = crate::runner::report_dir().join("schema-change").join(run_id()).join(database_name(spec));
+        let runs = run_databases_dir();
+        let dir = runs.join(database_name(spec));
         let created = std::fs::create_dir_all(&dir).and_then(|_| {
             // Open to the container's user, whoever the image runs as.
             use std::os::unix::fs::PermissionsExt;
@@ -561,7 +628,7 @@ impl Instances {
     /// in a container or as a process.
     #[allow(clippy::too_many_arguments)]
     async fn start_own(&self, dir: &ConfigDir, spec: &InstanceSpec, mut launch: Launch, storage: &Storage, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
-        let migrate = self.attach(storage, &mut launch);
+        let migrate = self.attach(storage, &mut launch) && !launch.migrated;
         match self.settings.backend {
             Backend::Container => self.start_container(dir, spec, launch, migrate, config, schemas, timeout).await,
             _ => self.start_process(dir, spec, launch, migrate, config, schemas, timeout).await,
@@ -758,6 +825,20 @@ enum Storage {
     SqliteFile { dir: PathBuf },
 }
 
+/// This run's folder of SQLite files, `databases/<run id>/` in the report
+/// folder; older runs' folders (of runs killed before they could remove
+/// theirs) beyond the last few are removed when it is first named.
+fn run_databases_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = crate::runner::report_dir().join("databases");
+        let dir = root.join(run_id());
+        process::prune(&root, &dir);
+        dir
+    })
+    .clone()
+}
+
 /// Where a container sees the folder of its SQLite file.
 const SQLITE_DIR_IN_CONTAINER: &str = "/var/lib/kratos-conformance";
 
@@ -788,6 +869,8 @@ pub struct Launch {
     pub public_host: Option<String>,
     /// Folders to mount into a container (the database's socket).
     pub mounts: Vec<(PathBuf, String)>,
+    /// Its database was migrated by another instance on it.
+    pub migrated: bool,
 }
 
 impl Launch {
@@ -811,7 +894,7 @@ impl Launch {
             env.extend(overrides::derivations(&spec.derived, base, &spec.name()));
         }
         let public_host = base.as_ref().and_then(names::public_host);
-        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host, mounts: Vec::new() }
+        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host, mounts: Vec::new(), migrated: false }
     }
 
     /// Runs on this database instead of the default in-memory SQLite.

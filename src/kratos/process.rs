@@ -113,7 +113,8 @@ fn run_log_dir() -> Result<PathBuf, SetupError> {
     .map_err(SetupError::Start)
 }
 
-fn prune(root: &Path, current: &Path) {
+/// Removes the oldest runs' folders in `root` beyond the last [`KEPT_RUNS`].
+pub(super) fn prune(root: &Path, current: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
     let mut runs: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()

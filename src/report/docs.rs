@@ -35,6 +35,9 @@ pub struct Stash {
     pub people: Vec<Person>,
     pub public_url: String,
     pub admin_url: String,
+    /// The base URLs (public, admin) of the other instances the scenario
+    /// turned to (a cookie secret rotation's stages).
+    pub other_instances: Vec<(String, String)>,
     pub instance: String,
 }
 
@@ -389,6 +392,9 @@ fn render_scenario(page: &mut String, recorded: &Recorded) {
         return;
     };
     let mut normalizer = Normalizer::new(&stash.public_url, &stash.admin_url, &stash.people);
+    for (public, admin) in &stash.other_instances {
+        normalizer.also_for(public, admin);
+    }
     let mut exchanges = stash.exchanges.iter().peekable();
     for (i, (step, started)) in recorded.steps.iter().enumerate() {
         let next_start = recorded.steps.get(i + 1).map(|(_, at)| *at);

@@ -69,17 +69,7 @@ impl Normalizer {
     /// `people`: the scenario's people, `person-1` first.
     pub fn new(public: &str, admin: &str, people: &[Person]) -> Normalizer {
         let mut base_urls = Vec::new();
-        for (actual, docs) in [(public, DOCS_PUBLIC), (admin, DOCS_ADMIN)] {
-            let (actual, docs) = (actual.trim_end_matches('/'), docs.trim_end_matches('/'));
-            if actual.is_empty() {
-                continue;
-            }
-            base_urls.push((actual.to_string(), docs.to_string()));
-            base_urls.push((urlencode(actual), urlencode(docs)));
-        }
-        // A base URL that is the start of another (`https://host/` and
-        // `https://host/admin`) must not take the other's place.
-        base_urls.sort_by_key(|(actual, _)| std::cmp::Reverse(actual.len()));
+        add_base_urls(&mut base_urls, public, admin);
 
         let placeholders: Vec<(String, String)> =
             people.iter().enumerate().flat_map(|(index, person)| placeholders_of(index + 1, person)).collect();
@@ -108,6 +98,13 @@ impl Normalizer {
         }
         let docs_csrf_cookie = format!("csrf_token_{:x}", Sha256::digest(DOCS_PUBLIC));
         Normalizer { base_urls, person_values, identifier_values, docs_csrf_cookie, ids: HashMap::new() }
+    }
+
+    /// Another instance the scenario turned to, behind the same addresses in the
+    /// documentation: as the instances of one deployment behind its load
+    /// balancer are.
+    pub fn also_for(&mut self, public: &str, admin: &str) {
+        add_base_urls(&mut self.base_urls, public, admin);
     }
 
     /// A text that stands whole: a URL, a header value, a JSON string, a
@@ -383,6 +380,22 @@ impl Normalizer {
         out.push_str(rest);
         out
     }
+}
+
+/// Adds an instance's base URLs, as they are and URL-encoded, with the
+/// documentation's in their place.
+fn add_base_urls(base_urls: &mut Vec<(String, String)>, public: &str, admin: &str) {
+    for (actual, docs) in [(public, DOCS_PUBLIC), (admin, DOCS_ADMIN)] {
+        let (actual, docs) = (actual.trim_end_matches('/'), docs.trim_end_matches('/'));
+        if actual.is_empty() {
+            continue;
+        }
+        base_urls.push((actual.to_string(), docs.to_string()));
+        base_urls.push((urlencode(actual), urlencode(docs)));
+    }
+    // A base URL that is the start of another (`https://host/` and
+    // `https://host/admin`) must not take the other's place.
+    base_urls.sort_by_key(|(actual, _)| std::cmp::Reverse(actual.len()));
 }
 
 /// Whether what follows a base URL leaves it whole: its path, query or fragment

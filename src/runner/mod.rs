@@ -142,12 +142,17 @@ async fn run(settings: Settings) -> ExitCode {
                         outcomes::attach_artifacts(feature, scenario, saved);
                     }
                     browser.close().await;
-                } else if let Some(kratos) = world.kratos_in_use() {
+                } else if let Some(kratos) = world.first_kratos() {
+                    let others = world.kratos_in_use().into_iter().chain(world.instances_turned_from.iter().cloned());
                     let stash = docs::Stash {
                         exchanges: world.transcript.all(),
                         people: world.people.clone(),
                         public_url: kratos.public_url.to_string(),
                         admin_url: kratos.admin_url.to_string(),
+                        other_instances: others
+                            .filter(|other| other.name != kratos.name)
+                            .map(|other| (other.public_url.to_string(), other.admin_url.to_string()))
+                            .collect(),
                         // The shard a scenario ran on is the run's affair, not the flow's.
                         instance: crate::kratos::InstanceSpec::configuration_name(&kratos.name).to_string(),
                     };

@@ -7,7 +7,7 @@ use cucumber::{given, then, when};
 use kratos_conformance::check;
 use kratos_conformance::client::{Client, ClientKind, Credentials, Exchange, FlowKind};
 use reqwest::Method;
-use kratos_conformance::deployment::AalRule;
+use kratos_conformance::deployment::{AalRule, CookieSecrets};
 use kratos_conformance::ConformanceWorld;
 use serde_json::{Value, json};
 
@@ -51,6 +51,25 @@ fn session_is(exchange: &Exchange, session: &Value, aal: &str, methods: &str) ->
         .collect();
     let expected: Vec<&str> = methods.split(", ").collect();
     check::equals(exchange, "authentication_methods", expected, actual)
+}
+
+// The stages of a rotation of the cookie secret run side by side on one
+// database (`@needs:cookie-secret-rotation`); these steps send the client's
+// next requests to another of them.
+#[given("the cookie secret is rotated, a new secret first and the old one after it")]
+#[when("the cookie secret is rotated, a new secret first and the old one after it")]
+async fn cookie_secret_rotated(world: &mut ConformanceWorld) -> Result<()> {
+    world.turn_to_cookie_secret_stage(CookieSecrets::Rotated).await
+}
+
+#[when("the old cookie secret is retired, the new one alone left")]
+async fn cookie_secret_retired(world: &mut ConformanceWorld) -> Result<()> {
+    world.turn_to_cookie_secret_stage(CookieSecrets::Retired).await
+}
+
+#[when("its next request goes to an instance not rotated yet, with the old cookie secret alone")]
+async fn cookie_secret_not_rotated(world: &mut ConformanceWorld) -> Result<()> {
+    world.turn_to_cookie_secret_stage(CookieSecrets::Before).await
 }
 
 #[then("whoami refuses the client's session with 403 session_aal2_required, redirecting to the AAL2 login")]
