@@ -26,23 +26,27 @@ Feature: Sessions: whoami, the session API, lifespans and logout
       And Kratos sets no cookie
       And whoami's cache header is as the deployment configures it
 
+    # A cache in front of Kratos (feature_flags.cacheable_sessions) may keep a
+    # 401 for a minute where Kratos found no credentials it could read, and not
+    # at all where it looked a session token up and found none.
     Scenario Outline: whoami with <credentials> answers <answer>
       Given an identity with a password
       And a native client signed in with the password
       When it asks whoami with <credentials>
       Then Kratos answers <answer>
       And Kratos sets no cookie
+      And where the deployment lets caches keep whoami's answers, <cache>
 
       Examples:
-        | credentials                                                               | answer                                                                                           |
-        | nothing                                                                   | 401 with an error without id, whose reason is "No valid session credentials found in the request." |
-        | a session token Kratos never issued                                       | 401 with an error without id, whose reason is "No valid session credentials found in the request." |
-        | a bearer token Kratos never issued                                        | 401 with an error without id, whose reason is "No valid session credentials found in the request." |
-        | a session cookie of its own making                                        | 401 with an error without id, whose reason is "No valid session credentials found in the request." |
-        | its session token as the session cookie                                   | 401 with an error without id, whose reason is "No valid session credentials found in the request." |
-        | its session token as a bearer token                                       | 200 with the client's session                                                                    |
-        | its session token, and a bearer token Kratos never issued                 | 200 with the client's session                                                                    |
-        | a session token Kratos never issued, and its session token as a bearer token | 401 with an error without id, whose reason is "No valid session credentials found in the request." |
+        | credentials                                                                  | answer                                                                                             | cache                                                                  |
+        | nothing                                                                      | 401 with an error without id, whose reason is "No valid session credentials found in the request." | they may keep it for a minute                                          |
+        | a session token Kratos never issued                                          | 401 with an error without id, whose reason is "No valid session credentials found in the request." | they may not keep it                                                   |
+        | a bearer token Kratos never issued                                           | 401 with an error without id, whose reason is "No valid session credentials found in the request." | they may not keep it                                                   |
+        | a session cookie of its own making                                           | 401 with an error without id, whose reason is "No valid session credentials found in the request." | they may keep it for a minute                                          |
+        | its session token as the session cookie                                      | 401 with an error without id, whose reason is "No valid session credentials found in the request." | they may keep it for a minute                                          |
+        | its session token as a bearer token                                          | 200 with the client's session                                                                      | they may keep it while the session lasts, up to the configured maximum |
+        | its session token, and a bearer token Kratos never issued                    | 200 with the client's session                                                                      | they may keep it while the session lasts, up to the configured maximum |
+        | a session token Kratos never issued, and its session token as a bearer token | 401 with an error without id, whose reason is "No valid session credentials found in the request." | they may not keep it                                                   |
 
     # Kratos re-issues the cookie when the session outlives it; a token is
     # never answered with a cookie.

@@ -317,11 +317,21 @@ pub(crate) fn admin_metadata() -> Value {
 /// most `cacheable_sessions_max_age`.
 #[then("whoami's cache header is as the deployment configures it")]
 async fn whoami_cache_header(world: &mut ConformanceWorld) -> Result<()> {
+    cache_header(world, "they may keep it while the session lasts, up to the configured maximum".into()).await
+}
+
+// With `feature_flags.cacheable_sessions`, whoami tells a cache how long it
+// may keep its answer (`Ory-Session-Cache-For`, seconds); without, nothing.
+#[then(regex = r"^where the deployment lets caches keep whoami's answers, (they may keep it for a minute|they may not keep it|they may keep it while the session lasts, up to the configured maximum)$")]
+async fn cache_header(world: &mut ConformanceWorld, rule: String) -> Result<()> {
     let caching = world.deployment().await?.session_caching.clone();
     let exchange = world.last()?;
     let header = exchange.header("ory-session-cache-for");
-    if !caching.enabled {
+    if !caching.enabled || rule == "they may not keep it" {
         return check::equals(exchange, "Ory-Session-Cache-For", None, header);
+    }
+    if rule == "they may keep it for a minute" {
+        return check::equals(exchange, "Ory-Session-Cache-For", Some("60"), header);
     }
     let left = session_expiry(exchange)?.duration_since(exchange.at).unwrap_or_default();
     let expected = caching.max_age.filter(|m| !m.is_zero()).map_or(left, |m| m.min(left)).as_secs();
