@@ -254,7 +254,7 @@ impl Session {
         let evaluated = tokio::time::timeout(self.timeout * 3, self.page.evaluate_function(call))
             .await
             .map_err(|_| anyhow!("the page did not answer within {:?}{}", self.timeout * 3, self.console_hint()))?
-            .map_err(|e| anyhow!("the page's script failed: {}{}", crate::redact::text(&e.to_string()), self.console_hint()))?;
+            .map_err(|e| anyhow!("the page's script failed: {}{}", crate::redact::text(&script_error(&e)), self.console_hint()))?;
         Ok(evaluated.value().cloned().unwrap_or(Value::Null))
     }
 
@@ -509,5 +509,18 @@ fn wire<T: serde::Serialize>(value: &T) -> String {
         Ok(Value::String(s)) => s,
         Ok(other) => other.to_string(),
         Err(_) => String::new(),
+    }
+}
+
+/// What a script's failure says: the exception's own description (its message
+/// and the stack the page printed), not the protocol's whole record of it.
+fn script_error(error: &chromiumoxide::error::CdpError) -> String {
+    match error {
+        chromiumoxide::error::CdpError::JavascriptException(details) => details
+            .exception
+            .as_ref()
+            .and_then(|exception| exception.description.clone())
+            .unwrap_or_else(|| details.text.clone()),
+        other => other.to_string(),
     }
 }
