@@ -116,7 +116,9 @@ async fn run(settings: Settings) -> ExitCode {
     };
 
     let plan = Arc::new(plan);
-    let progress = tokio::spawn(report_progress(plan.counts().0));
+    // Every scenario finishes, those that are not applicable too (at once).
+    let (runs, not_applicable) = plan.counts();
+    let progress = tokio::spawn(report_progress(runs + not_applicable));
     let for_hooks = Arc::clone(&plan);
     let for_filter = Arc::clone(&plan);
     ConformanceWorld::cucumber::<PathBuf>()
