@@ -257,7 +257,7 @@ impl Needs {
                 let page = crate::browser::Origins::page(&origins.allowed, &deployment.name, "login");
                 if !deployment.cors.allows(&origin) || deployment.ui.login != page.as_str() {
                     reasons.push(format!(
-                        "a real browser needs the deployment's CORS (serve.public.cors) to allow an origin the suite serves, and its login UI to be the suite's page; this one allows {} (the process and container backends derive such an instance)",
+                        "a real browser needs the deployment's CORS (serve.public.cors) to allow an origin the suite serves, and its login UI to be the suite's page: this one allows {} (the process and container backends derive such an instance)",
                         if deployment.cors.enabled && !deployment.cors.allowed_origins.is_empty() { deployment.cors.allowed_origins.join(", ") } else { "no origin".into() }
                     ));
                 }

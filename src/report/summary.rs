@@ -84,7 +84,7 @@ pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phase
     for outcome in outcomes {
         if let Status::Skipped { reason } = &outcome.status {
             let reason = reason.strip_prefix("not applicable to this deployment: ").unwrap_or(reason);
-            for part in reason.split("; ") {
+            for part in reasons_in(reason) {
                 *reasons.entry(part).or_default() += 1;
             }
         }
@@ -127,4 +127,38 @@ pub fn render(outcomes: &[Outcome], instances: &Instances, wall: Duration, phase
         reports.display()
     );
     out
+}
+
+/// The reasons a scenario was not applicable, joined by "; " where the
+/// scenario had several; a "; " inside parentheses belongs to its reason.
+fn reasons_in(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ';' if depth <= 0 && text[i..].starts_with("; ") => {
+                parts.push(&text[start..i]);
+                start = i + 2;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_split_where_they_were_joined_not_inside_parentheses() {
+        let text = "lookup_secret is disabled (selfservice.methods.lookup_secret.enabled); it sends requests at the same moment (Kratos on sqlite; run with KRATOS_DATABASE=postgres)";
+        assert_eq!(
+            reasons_in(text),
+            ["lookup_secret is disabled (selfservice.methods.lookup_secret.enabled)", "it sends requests at the same moment (Kratos on sqlite; run with KRATOS_DATABASE=postgres)"]
+        );
+    }
 }
