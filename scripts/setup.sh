@@ -49,7 +49,10 @@ build_kratos() {
         -tags sqlite,sqlite_omit_load_extension,netgo,osusergo \
         -ldflags "-s -w -X github.com/ory/kratos/driver/config.Version=${version} -linkmode external -extldflags -static" \
         -o "${root}/${out}/kratos" .)
-    "${out}/kratos" version | grep -q "${version}" || die "the built binary does not report ${version}"
+    # Read whole first: `grep -q` leaves at the first match, and under pipefail the
+    # binary's SIGPIPE on its next line failed this check now and then.
+    local reported; reported=$("${out}/kratos" version 2>&1) || die "the built binary does not run: ${reported}"
+    grep -q "${version}" <<<"${reported}" || die "the built binary does not report ${version}: ${reported}"
     say "built ${out}/kratos in $(elapsed "$t")"
 }
 
@@ -118,7 +121,8 @@ setup_engine() {
     local host=${DOCKER_HOST:-}
     if [ -z "$host" ] && [ -S /var/run/docker.sock ]; then host=unix:///var/run/docker.sock; fi
     if [ -n "$host" ] && docker_api_ok "$host"; then
-        if docker_api_get "$host" /version | grep -q '"Podman Engine"'; then
+        local engine_version; engine_version=$(docker_api_get "$host" /version || true)
+        if grep -q '"Podman Engine"' <<<"${engine_version}"; then
             say "container engine: Podman at ${host}"
             build_local_image podman
         else
