@@ -85,14 +85,25 @@ pub async fn migrate(binary: &Path, launch: &Launch, timeout: std::time::Duratio
     command.current_dir(&launch.dir).envs(launch.env.iter().map(|o| (o.name.as_str(), o.value.as_str()))).stdin(Stdio::null()).kill_on_drop(true);
     let schemas = overrides::identity_schemas(&launch.schemas, |local| local.display().to_string());
     command.env(&schemas.name, &schemas.value);
-    let output = tokio::time::timeout(timeout, command.output())
+    // Into a file, so that a migration that never ends can still say why
+    // (Kratos retries a database it cannot reach instead of giving up).
+    let log = run_log_dir()?.join(format!("{}-migrate.log", launch.name.replace(['/', ' '], "_")));
+    let file = std::fs::File::create(&log).map_err(|e| SetupError::Start(format!("cannot create {}: {e}", log.display())))?;
+    let copy = file.try_clone().map_err(|e| SetupError::Start(format!("cannot write {}: {e}", log.display())))?;
+    command.stdout(Stdio::from(copy)).stderr(Stdio::from(file));
+    let last_words = || {
+        let said = read_log(&log);
+        said.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with(' ')).map(|l| crate::redact::text(l).chars().take(300).collect::<String>())
+    };
+    let status = tokio::time::timeout(timeout, command.status())
         .await
-        .map_err(|_| SetupError::Start(format!("kratos migrate sql for {} took longer than {timeout:?} (KRATOS_STARTUP_TIMEOUT)", launch.name)))?
+        .map_err(|_| {
+            let said = last_words().map(|l| format!("; Kratos said last: {l}")).unwrap_or_default();
+            SetupError::Start(format!("kratos migrate sql for {} took longer than {timeout:?} (KRATOS_STARTUP_TIMEOUT){said}", launch.name))
+        })?
         .map_err(|e| SetupError::Start(format!("cannot run {} migrate sql: {e}", binary.display())))?;
-    if !output.status.success() {
-        let said = String::from_utf8_lossy(&output.stderr);
-        let line = said.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with(' ')).unwrap_or_default().to_string();
-        return Err(SetupError::Start(format!("kratos migrate sql failed for {}: {line}", launch.name)));
+    if !status.success() {
+        return Err(SetupError::Start(format!("kratos migrate sql failed for {}: {}", launch.name, last_words().unwrap_or_default())));
     }
     Ok(())
 }

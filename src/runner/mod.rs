@@ -390,10 +390,14 @@ fn described_filters() -> Vec<String> {
     described
 }
 
+/// Absolute: Kratos runs in the configuration's folder, and the SQLite files
+/// and PostgreSQL socket it is pointed at live here (a relative
+/// `KRATOS_REPORT_DIR` made `kratos migrate` retry a database it could not open).
 pub fn report_dir() -> PathBuf {
-    std::env::var_os("KRATOS_REPORT_DIR")
+    let dir: PathBuf = std::env::var_os("KRATOS_REPORT_DIR")
         .map(Into::into)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-reports"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-reports"));
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {
