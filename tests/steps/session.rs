@@ -300,6 +300,31 @@ async fn session_identity_shape(world: &mut ConformanceWorld) -> Result<()> {
         let present = body.pointer(&format!("/identity/{hidden}")).is_some();
         check::equals(exchange, &format!("identity.{hidden} is shown"), false, present)?;
     }
+    // The addresses the schema makes verifiable or recoverable, as Kratos keeps
+    // them (lower-cased); none where it makes none.
+    let deployment = world.deployment().await?;
+    let exchange = world.last()?;
+    let identity = world.identity()?;
+    let schema = deployment.schema(&identity.schema_id).context("the identity's schema is not the deployment's")?;
+    for (field, via) in [("verifiable_addresses", true), ("recovery_addresses", false)] {
+        let mut expected: Vec<String> = schema
+            .traits
+            .iter()
+            .filter(|t| if via { t.verification_via.is_some() } else { t.recovery_via.is_some() })
+            .filter_map(|t| identity.person.trait_str(&t.path))
+            .map(str::to_lowercase)
+            .collect();
+        let mut shown: Vec<String> = body
+            .pointer(&format!("/identity/{field}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["value"].as_str().map(str::to_string))
+            .collect();
+        expected.sort();
+        shown.sort();
+        check::equals(exchange, &format!("identity.{field}"), expected, shown)?;
+    }
     Ok(())
 }
 
