@@ -30,8 +30,10 @@ use crate::kratos::Kratos;
 pub const ANY_PAGE: &str = "*";
 
 /// How long the browser's events about a request (over the DevTools socket)
-/// may arrive after the page's script saw its outcome.
-const EVENTS_TRAIL: Duration = Duration::from_secs(2);
+/// may arrive after the page's script saw its outcome: a wait that ends as soon
+/// as they are there, long enough for a machine under full load (2 s once
+/// fell short with both cores busy).
+const EVENTS_TRAIL: Duration = Duration::from_secs(5);
 
 /// How often a wait for the page looks again.
 const POLL: Duration = Duration::from_millis(40);
@@ -101,9 +103,16 @@ struct Reported {
     console: Vec<String>,
     /// Request id → method and URL.
     requests: HashMap<String, (String, String)>,
-    /// URL → the browser's reason a request failed.
+    /// Request id → the browser's reason the request failed.
     failures: Vec<(String, String)>,
     blocked: Vec<Blocked>,
+}
+
+impl Reported {
+    /// The URL of a request, once the browser has said it sent it.
+    fn url_of(&self, id: &str) -> &str {
+        self.requests.get(id).map_or("", |(_, url)| url.as_str())
+    }
 }
 
 pub struct Session {
@@ -167,7 +176,9 @@ impl Session {
             r.requests.insert(e.request_id.inner().clone(), (e.request.method.clone(), e.request.url.clone()));
         });
         listen!(EventLoadingFailed, |r, e| {
-            let url = r.requests.get(e.request_id.inner()).map(|(_, u)| u.clone()).unwrap_or_default();
+            // By the request's id: each kind of event has its own listener, so
+            // this one may be handled before the request's own event named the URL.
+            let id = e.request_id.inner().clone();
             let mut reason = e.error_text.clone();
             if let Some(cors) = &e.cors_error_status {
                 reason.push_str(&format!(", CORS error {}", wire(&cors.cors_error)));
@@ -178,7 +189,7 @@ impl Session {
             if let Some(blocked) = &e.blocked_reason {
                 reason.push_str(&format!(", blocked: {}", wire(blocked)));
             }
-            r.failures.push((url, reason));
+            r.failures.push((id, reason));
         });
         listen!(EventResponseReceivedExtraInfo, |r, e| {
             let url = r.requests.get(e.request_id.inner()).map(|(_, u)| u.clone()).unwrap_or_default();
@@ -278,7 +289,7 @@ impl Session {
         if answer.error.is_some() {
             // The browser's events about the request may trail the script's error.
             let url = answer.url.clone();
-            self.settle(|r| r.failures.iter().any(|(u, _)| *u == url)).await;
+            self.settle(|r| r.failures.iter().any(|(id, _)| r.url_of(id) == url)).await;
             answer.browser_said = self.said_about(&answer.url);
         }
         *self.last.lock().expect("not poisoned") = Some(answer.clone());
@@ -414,7 +425,8 @@ impl Session {
     /// reason, and console lines that name the URL.
     pub fn said_about(&self, url: &str) -> Vec<String> {
         let reported = self.reported.lock().expect("not poisoned");
-        let mut said: Vec<String> = reported.failures.iter().filter(|(u, _)| u == url).map(|(_, why)| format!("request failed: {why}")).collect();
+        let mut said: Vec<String> =
+            reported.failures.iter().filter(|(id, _)| reported.url_of(id) == url).map(|(_, why)| format!("request failed: {why}")).collect();
         said.extend(reported.console.iter().filter(|line| line.contains(url)).cloned());
         said
     }
