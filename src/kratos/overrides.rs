@@ -112,7 +112,7 @@ mod tests {
     fn env_names_follow_kratos() {
         assert_eq!(env_name("selfservice.flows.settings.privileged_session_max_age"), "SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE");
         let env = derivations(&[Derivation::ShortFlowLifespans], &crate::deployment::RawConfig::from_value(json!({})), "strict");
-        assert!(env.iter().any(|o| o.name == "SELFSERVICE_FLOWS_LOGIN_LIFESPAN" && o.value == "2s"));
+        assert!(env.iter().any(|o| o.name == "SELFSERVICE_FLOWS_LOGIN_LIFESPAN" && o.value == format!("{}s", crate::deployment::SHORT_LIFESPAN.as_secs())));
     }
 
     #[test]

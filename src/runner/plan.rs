@@ -265,6 +265,18 @@ impl Plan {
         self.entries.values().any(|p| p.needs.real_browser && matches!(p.verdict, Verdict::Run { .. }))
     }
 
+    /// The longest lifespan a running scenario of the feature at `path` waits
+    /// out on a derived instance.
+    pub fn longest_wait(&self, path: &Path) -> std::time::Duration {
+        self.entries
+            .iter()
+            .filter(|(key, planned)| key.path == path && matches!(planned.verdict, Verdict::Run { .. }))
+            .filter_map(|(_, planned)| planned.spec.as_ref())
+            .flat_map(|spec| spec.derived.iter().map(|d| d.waited()))
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Scenario counts: (runs, not applicable).
     pub fn counts(&self) -> (usize, usize) {
         let runs = self.runs.len();
