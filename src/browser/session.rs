@@ -105,7 +105,8 @@ struct Reported {
     requests: HashMap<String, (String, String)>,
     /// Request id → the browser's reason the request failed.
     failures: Vec<(String, String)>,
-    blocked: Vec<Blocked>,
+    /// Request id → a cookie it refused (its `url` filled in when read).
+    blocked: Vec<(String, Blocked)>,
 }
 
 impl Reported {
@@ -191,17 +192,20 @@ impl Session {
             }
             r.failures.push((id, reason));
         });
+        // The extra-info events may come before the request's own event (the
+        // browser says so): the URL is looked up when the cookies are read.
         listen!(EventResponseReceivedExtraInfo, |r, e| {
-            let url = r.requests.get(e.request_id.inner()).map(|(_, u)| u.clone()).unwrap_or_default();
             for blocked in &e.blocked_cookies {
                 let name = blocked.cookie_line.split('=').next().unwrap_or_default().to_string();
-                r.blocked.push(Blocked { url: url.clone(), cookie: name, stored: false, reasons: blocked.blocked_reasons.iter().map(wire).collect() });
+                let reasons = blocked.blocked_reasons.iter().map(wire).collect();
+                r.blocked.push((e.request_id.inner().clone(), Blocked { url: String::new(), cookie: name, stored: false, reasons }));
             }
         });
         listen!(EventRequestWillBeSentExtraInfo, |r, e| {
-            let url = r.requests.get(e.request_id.inner()).map(|(_, u)| u.clone()).unwrap_or_default();
             for associated in e.associated_cookies.iter().filter(|c| !c.blocked_reasons.is_empty()) {
-                r.blocked.push(Blocked { url: url.clone(), cookie: associated.cookie.name.clone(), stored: true, reasons: associated.blocked_reasons.iter().map(wire).collect() });
+                let reasons = associated.blocked_reasons.iter().map(wire).collect();
+                let cookie = associated.cookie.name.clone();
+                r.blocked.push((e.request_id.inner().clone(), Blocked { url: String::new(), cookie, stored: true, reasons }));
             }
         });
         let timeout = crate::kratos::instances().settings.http_timeout;
@@ -403,8 +407,9 @@ impl Session {
     /// The cookies the browser refused to store or to send, and why; waits
     /// for the browser's report of `cookie` (it may trail the page's script).
     pub async fn blocked_cookies(&self, cookie: &str) -> Vec<Blocked> {
-        self.settle(|r| r.blocked.iter().any(|b| b.cookie == cookie)).await;
-        self.reported.lock().expect("not poisoned").blocked.clone()
+        self.settle(|r| r.blocked.iter().any(|(_, b)| b.cookie == cookie)).await;
+        let reported = self.reported.lock().expect("not poisoned");
+        reported.blocked.iter().map(|(id, b)| Blocked { url: reported.url_of(id).to_string(), ..b.clone() }).collect()
     }
 
     /// Waits until what the browser reported meets `done`, for as long as its
