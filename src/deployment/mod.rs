@@ -172,7 +172,7 @@ impl Derivation {
             Derivation::ShortFlowLifespans => SHORT_LIFESPAN,
             Derivation::ShortPrivilegedSession => SHORT_PRIVILEGED_SESSION,
             Derivation::ShortSessionLifespan => SHORT_SESSION_LIFESPAN,
-            _ => Duration::ZERO,
+            Derivation::BrowserOrigin | Derivation::AfterChange | Derivation::CookieSecret(_) => Duration::ZERO,
         }
     }
 
