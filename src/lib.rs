@@ -9,6 +9,8 @@
 //!   lifespans; what a scenario needs of it, and what the team expects.
 //! - [`kratos`]: the Kratos launcher (container, local process or an existing
 //!   deployment) and its instances.
+//! - [`net`]: the network under every client: host names resolved to loopback,
+//!   the CAs HTTPS trusts, and a failed connection said as what it is.
 //! - [`browser`]: a real browser (headless Chromium over the DevTools
 //!   protocol) and the suite's own origin for the pages it loads.
 //! - [`client`]: browser, SPA and native clients and the flow, node, session and
@@ -32,6 +34,7 @@ pub mod deployment;
 pub mod deviations;
 pub mod identity;
 pub mod kratos;
+pub mod net;
 pub mod redact;
 pub mod report;
 pub mod runner;

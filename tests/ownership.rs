@@ -316,8 +316,10 @@ mod owner {
         let dir = ConfigDir::open(&config_dir).map_err(|e| e.to_string())?;
         let spec = InstanceSpec { variant: Some(kratos::DEFAULT_VARIANT.into()), derived: Vec::new(), shard: 0 };
         let launch = Launch::prepare(&dir, &spec).await.map_err(|e| e.to_string())?;
-        let started = container::start(&image, &launch, OWNER_ANSWER).await.map_err(|e| e.to_string())?;
-        let id = started.container.id().to_string();
+        let ports = (kratos::free_port().map_err(|e| e.to_string())?, kratos::free_port().map_err(|e| e.to_string())?);
+        let endpoint = kratos::replica::Endpoint::dev("127.0.0.1", ports.0, ports.1);
+        let started = container::start(&image, &launch, &endpoint, OWNER_ANSWER).await.map_err(|e| e.to_string())?;
+        let id = started.id().to_string();
         // Removal is by label (as the suite's runs do it), never by dropping the
         // handle, which would remove a kept container too.
         std::mem::forget(started);

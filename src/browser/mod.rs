@@ -141,7 +141,7 @@ impl Chromium {
             .process_group(0)
             .kill_on_drop(true);
         // The names the suite gives its Kratos resolve to loopback in the browser too.
-        let rules: Vec<String> = crate::kratos::names::all().iter().map(|name| format!("MAP {name} 127.0.0.1")).collect();
+        let rules: Vec<String> = crate::net::names::all().iter().map(|name| format!("MAP {name} 127.0.0.1")).collect();
         if !rules.is_empty() {
             command.arg(format!("--host-resolver-rules={}", rules.join(", ")));
         }

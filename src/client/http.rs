@@ -227,11 +227,7 @@ pub struct Http {
 impl Http {
     pub fn new(with_cookies: bool, transcript: Transcript, timeout: Duration) -> Self {
         let jar = with_cookies.then(|| Arc::new(CookieStoreMutex::new(CookieStore::default())));
-        let mut builder = crate::kratos::names::resolve(reqwest::Client::builder())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kratos-conformance/", env!("CARGO_PKG_VERSION")));
+        let mut builder = crate::net::client_builder(timeout);
         if let Some(jar) = &jar {
             builder = builder.cookie_provider(Arc::clone(jar));
         }
@@ -307,12 +303,10 @@ impl Http {
         let started = Instant::now();
         let at = SystemTime::now();
         let response = builder.send().await.map_err(|e| {
-            let why = if e.is_timeout() {
+            let why = if e.is_timeout() && !crate::net::tls::is_tls_failure(&e) {
                 format!("no answer within {:?} (KRATOS_HTTP_TIMEOUT)", self.timeout)
-            } else if e.is_connect() {
-                "the connection was refused or failed".to_string()
             } else {
-                e.to_string()
+                crate::net::tls::explain(&e)
             };
             anyhow::anyhow!("{} {}: {why}", request.method, redact::text(request.url.as_str()))
         })?;

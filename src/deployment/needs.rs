@@ -251,7 +251,14 @@ impl Needs {
                 reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
             }
         }
-        if self.real_browser
+        if self.real_browser && !deployment.dev {
+            // Kratos outside `--dev` sends `Secure` cookies, and a CSRF cookie
+            // with the configured `SameSite`: a plain-HTTP page on another site
+            // cannot use them, so the scenarios would fail for the suite's sake.
+            reasons.push(
+                "a real browser is given the suite's pages on plain http://127.0.0.1, and this Kratos runs without --dev (Secure cookies, the CSRF cookie SameSite as configured), which such a page cannot use; the suite has no HTTPS origin for its pages yet".into(),
+            );
+        } else if self.real_browser
             && let Ok(origins) = crate::browser::origin::origins() {
                 let origin = crate::browser::Origins::origin(&origins.allowed);
                 let page = crate::browser::Origins::page(&origins.allowed, &deployment.name, "login");

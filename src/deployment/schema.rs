@@ -115,8 +115,8 @@ async fn fetch(url: &str, dir: &Path) -> Result<(Value, Option<PathBuf>), String
         return Ok((parse(&text)?, Some(file)));
     }
     if url.starts_with("http://") || url.starts_with("https://") {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
-        let response = http.get(url).send().await.map_err(|e| format!("GET failed: {e}"))?;
+        let http = crate::net::client(Duration::from_secs(10));
+        let response = http.get(url).send().await.map_err(|e| format!("GET failed: {}", crate::net::tls::explain(&e)))?;
         if !response.status().is_success() {
             return Err(format!("GET answered {}", response.status()));
         }

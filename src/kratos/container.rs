@@ -14,13 +14,13 @@ use url::Url;
 
 use super::engine::PROFILE_LABEL;
 use super::ownership::{self, Lease, OWNER_LABEL, Owner, RUN_ID_LABEL};
-use super::{Launch, SetupError, free_port, overrides};
+use super::{Endpoint, Launch, SetupError, overrides};
 use crate::deployment::config::CONTAINER_CONFIG_DIR;
 
 pub const PUBLIC_PORT: u16 = 4433;
 pub const ADMIN_PORT: u16 = 4434;
 
-/// Ory Kratos, started with `serve --dev` and the suite's config copied in.
+/// Ory Kratos, started with `serve [--dev]` and the suite's config copied in.
 /// Works with the official `oryd/kratos` image and with the local one that
 /// scripts/setup.sh builds: both have `kratos` as entrypoint.
 #[derive(Debug, Clone)]
@@ -83,6 +83,15 @@ impl KratosImage {
         Ok(self)
     }
 
+    /// `serve --dev` or, as production runs it, without.
+    pub fn with_dev(mut self, dev: bool) -> Self {
+        self.cmd.retain(|c| c != "--dev");
+        if dev {
+            self.cmd.insert(1, "--dev".into());
+        }
+        self
+    }
+
     /// Kratos builds `ui.action`, redirects and the CSRF cookie name from its public
     /// base URL: it must be the address the client uses.
     pub fn with_base_urls(mut self, public: &Url, admin: &Url) -> Self {
@@ -130,80 +139,47 @@ impl Image for KratosImage {
     }
 }
 
-/// A started Kratos container and the addresses it answers on.
-pub struct Started {
-    pub container: ContainerAsync<KratosImage>,
-    pub public_url: Url,
-    pub admin_url: Url,
-}
-
-/// Starts the container with both ports published on 127.0.0.1 at host ports
-/// chosen beforehand, so that the base URL Kratos is told is the one the client
-/// uses. A port taken between choosing and binding it gets one new choice.
-pub async fn start(reference: &str, launch: &Launch, timeout: Duration) -> Result<Started, SetupError> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let (public_port, admin_port) = (free_port()?, free_port()?);
-        let public_url = match &launch.public_host {
-            Some(host) => Url::parse(&format!("http://{host}:{public_port}/")).expect("a host name makes a valid URL"),
-            None => loopback_url(public_port),
-        };
-        let admin_url = loopback_url(admin_port);
-        let request = KratosImage::new(reference)
-            .with_launch(launch)?
-            .with_base_urls(&public_url, &admin_url)
-            .with_label(RUN_ID_LABEL, ownership::run_id())
-            .with_label(OWNER_LABEL, Owner::this_process().label())
-            .with_label(PROFILE_LABEL, launch.name.clone())
-            // The first lease is copied in between create and start, so a container
-            // is never without one for longer than its creation takes.
-            .with_copy_to(
-                CopyTargetOptions::new(ownership::lease_path()).with_mode(0o644),
-                Lease::alive_now().render().into_bytes(),
-            )
-            .with_startup_timeout(timeout)
-            .with_host_config_modifier(move |host_config| {
-                // Podman 4.3 reports published ports with an empty HostIp, which
-                // testcontainers ignores; binding explicitly to loopback with a
-                // known host port sidesteps both that and the 0.0.0.0 DNAT hang.
-                host_config.publish_all_ports = Some(false);
-                host_config.port_bindings = Some(
-                    [(PUBLIC_PORT, public_port), (ADMIN_PORT, admin_port)]
-                        .into_iter()
-                        .map(|(inside, outside)| {
-                            let binding = PortBinding {
-                                host_ip: Some("127.0.0.1".into()),
-                                host_port: Some(outside.to_string()),
-                            };
-                            (inside.tcp().to_string(), Some(vec![binding]))
-                        })
-                        .collect(),
-                );
-            });
-        match tokio::time::timeout(timeout, request.start()).await {
-            Ok(Ok(container)) => return Ok(Started { container, public_url, admin_url }),
-            Ok(Err(e)) if attempts < 3 && is_port_conflict(&e.to_string()) => continue,
-            Ok(Err(e)) => {
-                return Err(SetupError::Start(format!(
-                    "could not start a container of {reference}: {}",
-                    super::one_line(&e.to_string())
-                )));
-            }
-            Err(_) => {
-                return Err(SetupError::Start(format!(
-                    "the container engine did not start {reference} within {timeout:?} (KRATOS_STARTUP_TIMEOUT)"
-                )));
-            }
-        }
+/// Starts the container with both ports published on 127.0.0.1 at the host
+/// ports of `endpoint` (chosen beforehand, so that the base URL Kratos is told
+/// is the one the client uses). A port taken between choosing and binding it
+/// is an error [`is_port_conflict`] recognises, for the caller to choose again.
+pub async fn start(reference: &str, launch: &Launch, endpoint: &Endpoint, timeout: Duration) -> Result<ContainerAsync<KratosImage>, SetupError> {
+    let (public_port, admin_port) = (endpoint.public_port, endpoint.admin_port);
+    let request = KratosImage::new(reference)
+        .with_dev(endpoint.dev)
+        .with_launch(launch)?
+        .with_base_urls(&endpoint.public_base, &endpoint.admin_base)
+        .with_label(RUN_ID_LABEL, ownership::run_id())
+        .with_label(OWNER_LABEL, Owner::this_process().label())
+        .with_label(PROFILE_LABEL, launch.name.clone())
+        // The first lease is copied in between create and start, so a container
+        // is never without one for longer than its creation takes.
+        .with_copy_to(CopyTargetOptions::new(ownership::lease_path()).with_mode(0o644), Lease::alive_now().render().into_bytes())
+        .with_startup_timeout(timeout)
+        .with_host_config_modifier(move |host_config| {
+            // Podman 4.3 reports published ports with an empty HostIp, which
+            // testcontainers ignores; binding explicitly to loopback with a
+            // known host port sidesteps both that and the 0.0.0.0 DNAT hang.
+            host_config.publish_all_ports = Some(false);
+            host_config.port_bindings = Some(
+                [(PUBLIC_PORT, public_port), (ADMIN_PORT, admin_port)]
+                    .into_iter()
+                    .map(|(inside, outside)| {
+                        let binding = PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(outside.to_string()) };
+                        (inside.tcp().to_string(), Some(vec![binding]))
+                    })
+                    .collect(),
+            );
+        });
+    match tokio::time::timeout(timeout, request.start()).await {
+        Ok(Ok(container)) => Ok(container),
+        Ok(Err(e)) => Err(SetupError::Start(format!("could not start a container of {reference}: {}", super::one_line(&e.to_string())))),
+        Err(_) => Err(SetupError::Start(format!("the container engine did not start {reference} within {timeout:?} (KRATOS_STARTUP_TIMEOUT)"))),
     }
 }
 
-fn loopback_url(port: u16) -> Url {
-    Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a loopback URL is valid")
-}
-
-fn is_port_conflict(message: &str) -> bool {
+/// Whether a start failed on a host port taken since it was chosen.
+pub fn is_port_conflict(message: &str) -> bool {
     message.contains("address already in use") || message.contains("port is already allocated")
 }
 

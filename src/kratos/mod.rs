@@ -9,11 +9,13 @@
 pub mod container;
 pub mod database;
 pub mod engine;
-pub mod names;
 pub mod overrides;
 pub mod ownership;
 pub mod process;
+pub mod production;
+pub mod proxy;
 pub mod ready;
+pub mod replica;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -21,16 +23,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
-use testcontainers::ContainerAsync;
-use tokio::process::Child;
 use tokio::sync::{Mutex, Semaphore};
 use url::Url;
 
-use container::KratosImage;
 pub use engine::Engine;
+pub use replica::{Endpoint, Replica};
 use ownership::{Kept, Leases, Sweep, Swept};
 use ready::NotReady;
-pub use settings::{Backend, Settings};
+pub use settings::{Backend, Settings, Topology};
 
 use crate::deployment::needs::RunFacts;
 use crate::deployment::{ConfigDir, CookieSecrets, Derivation, Deployment, IdentitySchema, RawConfig};
@@ -113,15 +113,15 @@ pub struct Kratos {
     /// locked" or stalls on them, so by default it is sent one request at a time;
     /// scenarios still run concurrently, and their waits overlap.
     pub gate: Arc<Semaphore>,
-    handle: Mutex<Handle>,
-}
-
-// One per instance: the size of the container handle does not matter.
-#[allow(clippy::large_enum_variant)]
-enum Handle {
-    Container(Option<ContainerAsync<KratosImage>>),
-    Process { child: Option<Child>, log: PathBuf },
-    External,
+    /// The processes or containers behind `public_url`: one in the dev
+    /// topology, several behind [`Kratos::proxy`] in the production topology,
+    /// or the replicas a team named for an external deployment.
+    pub replicas: Vec<Replica>,
+    /// The reverse proxy in front of the replicas (production topology).
+    pub proxy: Option<proxy::Proxy>,
+    /// Held by a scenario that kills and restarts this instance's replicas,
+    /// so that no two do at once.
+    pub replica_lock: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Kratos {
@@ -131,6 +131,7 @@ impl std::fmt::Debug for Kratos {
             .field("public_url", &self.public_url.as_str())
             .field("admin_url", &self.admin_url.as_str())
             .field("origin", &self.origin)
+            .field("replicas", &self.replicas.len())
             .finish()
     }
 }
@@ -146,13 +147,19 @@ impl Kratos {
         self.admin_url.join(path.trim_start_matches('/')).expect("a relative path joins")
     }
 
-    /// Its log, where the backend has one (the whole of it, for correlation).
+    /// Its log, where the backend has one (the whole of it, for correlation):
+    /// every replica's, one after the other.
     pub async fn log(&self) -> Option<String> {
-        match &*self.handle.lock().await {
-            Handle::Container(Some(container)) => Some(container::log(container).await),
-            Handle::Process { log, .. } => Some(process::read_log(log)),
-            _ => None,
+        if let [only] = self.replicas.as_slice() {
+            return only.log().await;
         }
+        let mut all = String::new();
+        for replica in &self.replicas {
+            if let Some(log) = replica.log().await {
+                all.push_str(&format!("--- the log of replica {} ---\n{log}", replica.name));
+            }
+        }
+        (!all.is_empty()).then_some(all)
     }
 
     /// The last lines of its log, where the backend has one.
@@ -162,19 +169,10 @@ impl Kratos {
 
     /// Stops and removes what the suite started; an external deployment is left alone.
     pub async fn stop(&self) {
-        match &mut *self.handle.lock().await {
-            Handle::Container(container) => {
-                if let Some(container) = container.take() {
-                    let _ = tokio::time::timeout(Duration::from_secs(20), container.rm()).await;
-                }
-            }
-            Handle::Process { child, .. } => {
-                if let Some(mut child) = child.take() {
-                    let _ = child.kill().await;
-                }
-            }
-            Handle::External => {}
+        if let Some(proxy) = &self.proxy {
+            proxy.stop().await;
         }
+        futures::future::join_all(self.replicas.iter().map(Replica::stop)).await;
     }
 }
 
@@ -243,6 +241,8 @@ pub struct Instances {
     leases: Option<Leases>,
     /// The run's PostgreSQL (`KRATOS_DATABASE=postgres`).
     pub postgres: Option<database::Postgres>,
+    /// The production topology's CA and folders (`KRATOS_TOPOLOGY=production`).
+    pub production: Option<production::Production>,
     started: std::sync::Mutex<BTreeMap<String, Arc<Kratos>>>,
 }
 
@@ -288,13 +288,20 @@ impl Instances {
             }
             Backend::External => {}
         }
+        let production = match settings.topology {
+            Topology::Production => {
+                proxy::binary()?;
+                Some(production::Production::prepare(&crate::runner::report_dir().join("production"), run_id())?)
+            }
+            Topology::Dev => None,
+        };
         let postgres = match settings.database {
             database::DatabaseKind::Postgres => {
                 Some(database::Postgres::start(&crate::runner::report_dir().join("postgres"), run_id()).await?)
             }
             database::DatabaseKind::Sqlite => None,
         };
-        Ok(Instances { settings, config_dir, previous_config_dir, engine, image, abandoned, leases, postgres, started: Default::default() })
+        Ok(Instances { settings, config_dir, previous_config_dir, engine, image, abandoned, leases, postgres, production, started: Default::default() })
     }
 
     /// Makes these the run's instances (see [`instances`]).
@@ -389,7 +396,7 @@ impl Instances {
     /// external deployment's is observed when it is connected (this is the
     /// guess before: not).
     pub fn dev(&self) -> bool {
-        self.settings.backend != Backend::External
+        self.settings.backend != Backend::External && self.settings.topology == Topology::Dev
     }
 
     async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
@@ -464,6 +471,9 @@ impl Instances {
         }
         if let Some(postgres) = &self.postgres {
             postgres.stop().await;
+        }
+        if let Some(production) = &self.production {
+            production.remove();
         }
         // The SQLite files of instances that had to outlive a restart or share
         // a database: of no use after the run.
@@ -625,14 +635,166 @@ impl Instances {
     }
 
     /// Starts Kratos with `launch` (of the configuration in `dir`) on `storage`,
-    /// in a container or as a process.
+    /// in a container or as a process: one replica in the dev topology, or
+    /// replicas behind a reverse proxy in the production topology.
     #[allow(clippy::too_many_arguments)]
     async fn start_own(&self, dir: &ConfigDir, spec: &InstanceSpec, mut launch: Launch, storage: &Storage, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let migrate = self.attach(storage, &mut launch) && !launch.migrated;
-        match self.settings.backend {
-            Backend::Container => self.start_container(dir, spec, launch, migrate, config, schemas, timeout).await,
-            _ => self.start_process(dir, spec, launch, migrate, config, schemas, timeout).await,
+        if self.settings.topology == Topology::Production {
+            overrides::for_production(&mut launch.env, &config);
         }
+        let runner = self.runner();
+        let (public_url, replicas, proxy) = match self.settings.topology {
+            Topology::Dev => {
+                let direct_host = launch.public_host.clone().unwrap_or_else(|| "127.0.0.1".into());
+                let replica = self
+                    .start_replica(&runner, &launch, migrate, timeout, |public_port, admin_port| Endpoint::dev(&direct_host, public_port, admin_port))
+                    .await?;
+                (replica.public_url.clone(), vec![replica], None)
+            }
+            Topology::Production => self.start_cluster(spec, &config, &runner, &launch, migrate, timeout).await?,
+        };
+        let admin_url = replicas[0].admin_url.clone();
+        let startup = replicas.iter().map(|r| r.startup).max().unwrap_or_default();
+        let origin = match &runner {
+            replica::Runner::Container { image, .. } => format!("container {image} on {}", self.engine.as_ref().map(Engine::describe).unwrap_or_default()),
+            replica::Runner::Process { binary } => format!("process {}", binary.display()),
+        };
+        let origin = match &proxy {
+            Some(proxy) => format!("{} replicas of {origin}, behind nginx at {}", replicas.len(), proxy.layout.url()),
+            None => origin,
+        };
+        Ok(Kratos {
+            name: spec.name(),
+            deployment: self.describe_with(dir, spec, config, schemas, &public_url, &admin_url, self.dev())?,
+            public_url,
+            admin_url,
+            facts: RunFacts::default(),
+            origin,
+            backend: self.settings.backend,
+            startup,
+            version: None,
+            gate: self.gate(),
+            replicas,
+            proxy,
+            replica_lock: Default::default(),
+        })
+    }
+
+    fn runner(&self) -> replica::Runner {
+        match self.settings.backend {
+            Backend::Container => replica::Runner::Container {
+                image: self.image.clone().expect("prepare chose an image"),
+                keep: self.settings.keep_containers,
+            },
+            _ => replica::Runner::Process { binary: self.settings.binary.clone() },
+        }
+    }
+
+    /// Starts one replica on ports chosen now (`endpoint` says what it is told
+    /// from them); a port taken before Kratos bound it is chosen again.
+    async fn start_replica(&self, runner: &replica::Runner, launch: &Launch, migrate: bool, timeout: Duration, endpoint: impl Fn(u16, u16) -> Endpoint) -> Result<Replica, SetupError> {
+        let hold = |id: &str| {
+            if let Some(leases) = &self.leases {
+                leases.hold(id);
+            }
+        };
+        for _ in 0..3 {
+            let chosen = endpoint(free_port()?, free_port()?);
+            match Replica::start(runner, launch, &chosen, migrate, timeout, &hold).await? {
+                replica::Started::Ready(replica) => return Ok(replica),
+                replica::Started::PortTaken => continue,
+            }
+        }
+        Err(SetupError::Start(format!("{}: the ports chosen for it were taken three times in a row before it could bind them", launch.name)))
+    }
+
+    /// The production topology of one instance: its replicas on one database
+    /// (the first migrates it, as a deployment's migration job does; the others
+    /// start once it has, side by side), without `--dev`, all told that their
+    /// public base URL is the proxy's `https://` address; then nginx in front
+    /// of them with a certificate of the run's CA; ready once Kratos answers
+    /// through the proxy, and only if it really runs without `--dev`.
+    async fn start_cluster(&self, spec: &InstanceSpec, config: &RawConfig, runner: &replica::Runner, launch: &Launch, migrate: bool, timeout: Duration) -> Result<(Url, Vec<Replica>, Option<proxy::Proxy>), SetupError> {
+        let production = self.production.as_ref().expect("prepare made the production topology's CA");
+        let host = crate::net::names::production_host(config);
+        let lb_port = free_port()?;
+        let public_base = Url::parse(&format!("https://{host}:{lb_port}/")).expect("a host and port make a URL");
+        let replica_launch = |index: usize| {
+            let mut launch = launch.clone();
+            launch.name = format!("{}/{}", spec.name(), index + 1);
+            launch.env.extend(launch.replica_env.get(index).cloned().unwrap_or_default());
+            launch
+        };
+        let endpoint = |public_port: u16, admin_port: u16| Endpoint {
+            public_port,
+            admin_port,
+            public_base: public_base.clone(),
+            admin_base: Url::parse(&format!("http://127.0.0.1:{admin_port}/")).expect("a port makes a URL"),
+            dev: false,
+            direct_host: "127.0.0.1".into(),
+        };
+        let count = self.settings.replicas;
+        let first = self.start_replica(runner, &replica_launch(0), migrate, timeout, endpoint).await?;
+        let others = futures::future::join_all((1..count).map(|i| {
+            let launch = replica_launch(i);
+            async move { self.start_replica(runner, &launch, false, timeout, endpoint).await }
+        }))
+        .await;
+        let mut replicas = vec![first];
+        let mut failed = None;
+        for started in others {
+            match started {
+                Ok(replica) => replicas.push(replica),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if let Some(e) = failed {
+            futures::future::join_all(replicas.iter().map(Replica::stop)).await;
+            return Err(e);
+        }
+        let stop_all = |replicas: Vec<Replica>| async move {
+            futures::future::join_all(replicas.iter().map(Replica::stop)).await;
+        };
+        let mut layout = proxy::Layout { host: host.clone(), port: lb_port, replicas: Vec::new(), forwarding: launch.forwarding.clone() };
+        for replica in &replicas {
+            let port = replica.public_url.port().expect("a replica's own URL has its port");
+            layout.replicas.push((std::net::SocketAddr::from(([127, 0, 0, 1], port)), free_port()?));
+        }
+        let dir = production.dir.join("proxies").join(database_name(spec));
+        let certificate = match production.certificate_for(&host) {
+            Ok(files) => files,
+            Err(e) => {
+                stop_all(replicas).await;
+                return Err(SetupError::Start(e));
+            }
+        };
+        let proxy = match proxy::Proxy::start(layout, dir, &certificate.0, &certificate.1).await {
+            Ok(proxy) => proxy,
+            Err(e) => {
+                stop_all(replicas).await;
+                return Err(e);
+            }
+        };
+        for (i, replica) in replicas.iter_mut().enumerate() {
+            replica.public_url = proxy.layout.replica_url(i);
+        }
+        let through_proxy = ready::until_ready(&public_base, None, timeout, || async { None }).await;
+        let problem = match through_proxy {
+            Err(e) => Some(format!("Kratos does not answer through the reverse proxy at {public_base}: {e:?} (nginx's log: {})", proxy.dir.join("error.log").display())),
+            // The guard of this topology: a Kratos under --dev would hide what it is for.
+            Ok(_) => match ready::observed_dev_mode(&public_base).await {
+                Some(false) => None,
+                Some(true) => Some(format!("{} runs with --dev behind {public_base}: its CSRF cookie is not Secure", spec.name())),
+                None => Some(format!("{public_base} sets no CSRF cookie on a browser login flow: cannot tell whether Kratos runs without --dev")),
+            },
+        };
+        if let Some(problem) = problem {
+            proxy.stop().await;
+            stop_all(replicas).await;
+            return Err(SetupError::Start(problem));
+        }
+        Ok((public_base, replicas, Some(proxy)))
     }
 
     /// The instance after a change: Kratos with the previous configuration on a
@@ -670,116 +832,12 @@ impl Instances {
         Ok(kratos)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn start_container(&self, dir: &ConfigDir, spec: &InstanceSpec, launch: Launch, migrate: bool, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
-        let image = self.image.clone().expect("prepare chose an image");
-        let started = container::start(&image, &launch, timeout).await?;
-        self.leases.as_ref().expect("prepare started the leases").hold(started.container.id());
-        if migrate && let Err(e) = container::migrate(&started.container, timeout).await {
-            // Most often Kratos refused its configuration and the container is gone.
-            let log_tail = tail(&container::log(&started.container).await, LOG_TAIL_LINES);
-            if !self.settings.keep_containers {
-                let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
-            }
-            let message = match kratos_said(&log_tail) {
-                Some(said) => format!("{e}; Kratos in a container of {image} ({}) says: {said}", launch.name),
-                None => format!("{e}; the container's log below says why"),
-            };
-            return Err(SetupError::NotReady { message, log_tail });
-        }
-        let waited = {
-            let c = &started.container;
-            ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || async move {
-                match c.is_running().await {
-                    Ok(false) => Some(match c.exit_code().await.ok().flatten() {
-                        Some(code) => format!("the container exited with code {code}"),
-                        None => "the container stopped".to_string(),
-                    }),
-                    _ => None,
-                }
-            })
-            .await
-        };
-        match waited {
-            Ok(startup) => Ok(Kratos {
-                name: spec.name(),
-                deployment: self.describe_with(dir, spec, config, schemas, &started.public_url, &started.admin_url, self.dev())?,
-                public_url: started.public_url,
-                admin_url: started.admin_url,
-                facts: RunFacts::default(),
-                origin: format!("container {image} on {}", self.engine.as_ref().map(Engine::describe).unwrap_or_default()),
-                backend: Backend::Container,
-                startup,
-                version: None,
-                gate: self.gate(),
-                handle: Mutex::new(Handle::Container(Some(started.container))),
-            }),
-            Err(not_ready) => {
-                let log_tail = tail(&container::log(&started.container).await, LOG_TAIL_LINES);
-                // Kept, a Kratos that did not start is there to be looked at.
-                if !self.settings.keep_containers {
-                    let _ = tokio::time::timeout(Duration::from_secs(20), started.container.rm()).await;
-                }
-                Err(not_ready_error(&format!("Kratos in a container of {image} ({})", launch.name), not_ready, timeout, log_tail))
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn start_process(&self, dir: &ConfigDir, spec: &InstanceSpec, launch: Launch, migrate: bool, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
-        let binary = &self.settings.binary;
-        if migrate {
-            process::migrate(binary, &launch, timeout).await?;
-        }
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let mut started = process::spawn(binary, &launch)?;
-            let waited = {
-                let child = &mut started.child;
-                ready::until_ready(&started.public_url, Some(&started.admin_url), timeout, || {
-                    let exited = child.try_wait().ok().flatten();
-                    async move { exited.map(|status| format!("the process exited ({status})")) }
-                })
-                .await
-            };
-            match waited {
-                Ok(startup) => {
-                    return Ok(Kratos {
-                        name: spec.name(),
-                        deployment: self.describe_with(dir, spec, config, schemas, &started.public_url, &started.admin_url, self.dev())?,
-                        public_url: started.public_url,
-                        admin_url: started.admin_url,
-                        facts: RunFacts::default(),
-                        origin: format!("process {}", binary.display()),
-                        backend: Backend::Process,
-                        startup,
-                        version: None,
-                        gate: self.gate(),
-                        handle: Mutex::new(Handle::Process { child: Some(started.child), log: started.log }),
-                    });
-                }
-                // A port taken between choosing and binding it: choose again.
-                Err(NotReady::Died(_)) if attempts < 3 && process::is_port_conflict(&started.log) => continue,
-                Err(not_ready) => {
-                    let _ = started.child.kill().await;
-                    let log_tail = tail(&process::read_log(&started.log), LOG_TAIL_LINES);
-                    return Err(not_ready_error(
-                        &format!("Kratos from KRATOS_BIN={} ({})", binary.display(), launch.name),
-                        not_ready,
-                        timeout,
-                        log_tail,
-                    ));
-                }
-            }
-        }
-    }
-
     async fn connect_external(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>) -> Result<Kratos, SetupError> {
         let urls = self.settings.external.clone().expect("settings require the URLs for external");
         // Somebody else runs it: it should already be up, so wait seconds, not minutes.
         let timeout = self.settings.startup_timeout.min(Duration::from_secs(5));
         let startup = ready::until_ready(&urls.public, None, timeout, || async { None }).await.map_err(|e| match e {
+            NotReady::Tls(problem) => SetupError::Unreachable(format!("KRATOS_PUBLIC_URL={}: {problem}", urls.public)),
             NotReady::NotKratos(problem) => SetupError::Unreachable(format!(
                 "KRATOS_PUBLIC_URL={} does not look like Kratos ({problem}); point it at Kratos' public API",
                 urls.public
@@ -799,18 +857,38 @@ impl Instances {
         };
         let admin = config.str("serve.admin.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| urls.admin.clone());
         let dev = ready::observed_dev_mode(&urls.public).await.unwrap_or_else(|| self.dev());
+        // Each replica a team named must answer as Kratos on its own.
+        let mut replicas = Vec::new();
+        for (i, url) in urls.replicas.iter().enumerate() {
+            ready::until_ready(url, None, timeout, || async { None }).await.map_err(|e| {
+                let problem = match e {
+                    NotReady::Tls(p) | NotReady::NotKratos(p) | NotReady::Died(p) | NotReady::Timeout(p) => p,
+                };
+                SetupError::Unreachable(format!("KRATOS_REPLICA_URLS: replica {} at {url} is not a ready Kratos ({problem}); fix the URL, or leave it out", i + 1))
+            })?;
+            replicas.push(Replica::external(format!("replica {} ({url})", i + 1), url.clone(), urls.admin.clone()));
+        }
+        if replicas.is_empty() {
+            replicas.push(Replica::external(spec.name(), urls.public.clone(), urls.admin.clone()));
+        }
+        let origin = match urls.replicas.len() {
+            0 => format!("external deployment at {}", urls.public),
+            n => format!("external deployment at {} ({n} replicas named in KRATOS_REPLICA_URLS)", urls.public),
+        };
         Ok(Kratos {
             name: spec.name(),
             deployment: self.describe_with(&self.config_dir, spec, config, schemas, &public, &admin, dev)?,
             public_url: urls.public.clone(),
             admin_url: urls.admin.clone(),
             facts: RunFacts::default(),
-            origin: format!("external deployment at {}", urls.public),
+            origin,
             backend: Backend::External,
             startup,
             version: None,
             gate: self.gate(),
-            handle: Mutex::new(Handle::External),
+            replicas,
+            proxy: None,
+            replica_lock: Default::default(),
         })
     }
 }
@@ -871,6 +949,11 @@ pub struct Launch {
     pub mounts: Vec<(PathBuf, String)>,
     /// Its database was migrated by another instance on it.
     pub migrated: bool,
+    /// In the production topology: what replica `i` gets besides `env` (a
+    /// rolling deployment's replicas differ).
+    pub replica_env: Vec<Vec<overrides::Override>>,
+    /// How the production topology's proxy forwards to the replicas.
+    pub forwarding: proxy::Forwarding,
 }
 
 impl Launch {
@@ -893,8 +976,19 @@ impl Launch {
         if let Some(base) = &base {
             env.extend(overrides::derivations(&spec.derived, base, &spec.name()));
         }
-        let public_host = base.as_ref().and_then(names::public_host);
-        Launch { dir: dir.dir.clone(), name: spec.name(), files, env, schemas: schemas.to_vec(), public_host, mounts: Vec::new(), migrated: false }
+        let public_host = base.as_ref().and_then(crate::net::names::public_host);
+        Launch {
+            dir: dir.dir.clone(),
+            name: spec.name(),
+            files,
+            env,
+            schemas: schemas.to_vec(),
+            public_host,
+            mounts: Vec::new(),
+            migrated: false,
+            replica_env: Vec::new(),
+            forwarding: proxy::Forwarding::default(),
+        }
     }
 
     /// Runs on this database instead of the default in-memory SQLite.
@@ -910,6 +1004,7 @@ fn not_ready_error(what: &str, not_ready: NotReady, timeout: Duration, log_tail:
             Some(said) => format!("{what} stopped before it was ready ({how}); Kratos says: {said}"),
             None => format!("{what} stopped before it was ready: {how}; its log below says why"),
         },
+        NotReady::Tls(problem) => format!("{what} cannot be reached over TLS: {problem}"),
         NotReady::Timeout(problem) | NotReady::NotKratos(problem) => format!(
             "{what} was not ready within {timeout:?} (KRATOS_STARTUP_TIMEOUT); last problem: {problem}"
         ),
@@ -924,7 +1019,7 @@ fn kratos_said(log: &str) -> Option<String> {
 
 /// The version the admin API reports, for reports; `None` if it does not answer.
 async fn admin_version(url: &Url) -> Option<String> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().ok()?;
+    let http = crate::net::client(Duration::from_secs(3));
     let body: serde_json::Value = http.get(url.clone()).send().await.ok()?.json().await.ok()?;
     body.get("version")?.as_str().map(str::to_string)
 }
@@ -940,7 +1035,7 @@ pub fn run_id() -> &'static str {
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.
-pub(crate) fn free_port() -> Result<u16, SetupError> {
+pub fn free_port() -> Result<u16, SetupError> {
     std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

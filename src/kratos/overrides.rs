@@ -24,7 +24,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::deployment::{Derivation, IdentitySchema};
+use crate::deployment::{Derivation, IdentitySchema, RawConfig};
 
 /// One environment variable and why the suite sets it.
 #[derive(Debug, Clone)]
@@ -57,6 +57,38 @@ pub fn not_under_test() -> Vec<Override> {
     .into_iter()
     .map(|(name, value)| Override { name: name.into(), value: value.into() })
     .collect()
+}
+
+/// What the production topology changes of [`not_under_test`]: the team's own
+/// password hashing stays (outside `--dev` Kratos raises a bcrypt cost below
+/// 12 to 12 anyway, and that cost is part of how production behaves); and
+/// where the configuration sets no `secrets.default` (nor `secrets.cookie`),
+/// its replicas share one secret of the run's making, as a deployment's
+/// secret store gives every replica the same. Without it each replica would
+/// choose its own at random, and a session made on one would be refused by
+/// the others: that misconfiguration is what a team's own deployment is
+/// checked for, not something the suite should bring about.
+pub fn for_production(env: &mut Vec<Override>, config: &RawConfig) {
+    env.retain(|o| !o.name.starts_with("HASHERS_"));
+    if secrets_missing(config) {
+        env.push(Override { name: "SECRETS_DEFAULT".into(), value: Value::Array(vec![Value::String(run_secret().to_string())]).to_string() });
+    }
+}
+
+/// Whether the configuration leaves Kratos to choose its secrets itself.
+pub fn secrets_missing(config: &RawConfig) -> bool {
+    let set = |key: &str| config.get(key).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    !set("secrets.default") && !set("secrets.cookie")
+}
+
+/// A secret of the run's own, the same for every replica and instance.
+fn run_secret() -> &'static str {
+    static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SECRET.get_or_init(|| {
+        let secret = crate::identity::generate::nonce(32);
+        crate::redact::register(secret.clone());
+        secret
+    })
 }
 
 /// The derivations' settings as environment variables (lists as JSON, which
@@ -93,14 +125,29 @@ pub fn identity_schemas(schemas: &[IdentitySchema], place: impl Fn(&Path) -> Str
 }
 
 /// What the summary says the suite changed.
-pub fn describe(derived: &[Derivation]) -> Vec<String> {
-    let mut lines = vec![
-        "database: its own in-memory SQLite (DSN=memory)".to_string(),
-        "listen addresses and base URLs: loopback ports of its own".to_string(),
-        "password hashing: bcrypt cost 4, argon2 minimal, unknown-identifier delay 10 ms (--dev)".to_string(),
-        "no breached-password lookups (haveibeenpwned_enabled: false)".to_string(),
-    ];
-    lines.extend(derived.iter().map(|d| d.describe()));
+pub fn describe(settings: &super::Settings, config: Option<&RawConfig>) -> Vec<String> {
+    use super::Topology;
+    let database = match settings.database {
+        super::database::DatabaseKind::Sqlite => "database: its own in-memory SQLite (DSN=memory)".to_string(),
+        super::database::DatabaseKind::Postgres => "database: a database of the run's own PostgreSQL per instance (DSN)".to_string(),
+    };
+    let mut lines = vec![database];
+    match settings.topology {
+        Topology::Dev => {
+            lines.push("listen addresses and base URLs: loopback ports of its own".into());
+            lines.push("password hashing: bcrypt cost 4, argon2 minimal, unknown-identifier delay 10 ms (--dev)".into());
+        }
+        Topology::Production => {
+            lines.push(format!(
+                "{} replicas per instance without --dev, listening on loopback ports, base URL the reverse proxy's https:// address (serve.public.base_url)",
+                settings.replicas
+            ));
+            if config.is_some_and(secrets_missing) {
+                lines.push("secrets.default: one secret of the run's own for every replica (the configuration sets none)".into());
+            }
+        }
+    }
+    lines.push("no breached-password lookups (haveibeenpwned_enabled: false)".into());
     lines
 }
 

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::process::{Child, Command};
-use url::Url;
 
-use super::{Launch, SetupError, free_port, overrides};
+use super::{Endpoint, Launch, SetupError, overrides};
 
 /// How many runs' logs `target/kratos-logs/` keeps (older runs are pruned).
 const KEPT_RUNS: usize = 5;
@@ -15,28 +14,27 @@ const KEPT_RUNS: usize = 5;
 pub struct Started {
     pub child: Child,
     pub log: PathBuf,
-    pub public_url: Url,
-    pub admin_url: Url,
 }
 
-/// Spawns `kratos serve -c kratos.yml [-c profiles/<variant>.yml] --dev` with the
-/// overrides of `launch`. Its log goes to `target/kratos-logs/<run>/`. The child
-/// is killed when the suite's process dies, however it dies
+/// Spawns `kratos serve -c kratos.yml [-c profiles/<variant>.yml] [--dev]` with
+/// the overrides of `launch`, listening where `endpoint` says. Its log goes to
+/// `kratos-logs/<run>/` (appended to: a replica started again keeps one log).
+/// The child is killed when the suite's process dies, however it dies
 /// (`PR_SET_PDEATHSIG`), so no Kratos outlives a run.
-pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
+pub fn spawn(binary: &Path, launch: &Launch, endpoint: &Endpoint) -> Result<Started, SetupError> {
     if !binary.is_file() {
         return Err(SetupError::Config(format!(
             "KRATOS_BIN={} does not exist; run scripts/setup.sh to build it, or point KRATOS_BIN at a Kratos binary",
             binary.display()
         )));
     }
-    let (public_port, admin_port) = (free_port()?, free_port()?);
-    let host = launch.public_host.as_deref().unwrap_or("127.0.0.1");
-    let public_url = Url::parse(&format!("http://{host}:{public_port}/")).expect("valid URL");
-    let admin_url = Url::parse(&format!("http://127.0.0.1:{admin_port}/")).expect("valid URL");
     let logs = run_log_dir()?;
-    let log = logs.join(format!("{}-{public_port}.log", launch.name.replace(['/', ' '], "_")));
-    let file = std::fs::File::create(&log).map_err(|e| SetupError::Start(format!("cannot create {}: {e}", log.display())))?;
+    let log = logs.join(format!("{}-{}.log", launch.name.replace(['/', ' '], "_"), endpoint.public_port));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| SetupError::Start(format!("cannot create {}: {e}", log.display())))?;
     let stderr = file.try_clone().map_err(|e| SetupError::Start(e.to_string()))?;
 
     let mut command = Command::new(binary);
@@ -44,17 +42,20 @@ pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
     for file in &launch.files {
         command.arg("-c").arg(launch.dir.join(file));
     }
+    if endpoint.dev {
+        command.arg("--dev");
+    }
     command
-        .args(["--dev", "--sqa-opt-out"])
+        .arg("--sqa-opt-out")
         // Relative file:// URLs in the configuration resolve against its folder.
         .current_dir(&launch.dir)
         .envs(launch.env.iter().map(|o| (o.name.as_str(), o.value.as_str())))
         .env("SERVE_PUBLIC_HOST", "127.0.0.1")
-        .env("SERVE_PUBLIC_PORT", public_port.to_string())
-        .env("SERVE_PUBLIC_BASE_URL", public_url.as_str())
+        .env("SERVE_PUBLIC_PORT", endpoint.public_port.to_string())
+        .env("SERVE_PUBLIC_BASE_URL", endpoint.public_base.as_str())
         .env("SERVE_ADMIN_HOST", "127.0.0.1")
-        .env("SERVE_ADMIN_PORT", admin_port.to_string())
-        .env("SERVE_ADMIN_BASE_URL", admin_url.as_str())
+        .env("SERVE_ADMIN_PORT", endpoint.admin_port.to_string())
+        .env("SERVE_ADMIN_BASE_URL", endpoint.admin_base.as_str())
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(stderr)
@@ -71,7 +72,7 @@ pub fn spawn(binary: &Path, launch: &Launch) -> Result<Started, SetupError> {
     let child = command
         .spawn()
         .map_err(|e| SetupError::Start(format!("cannot run KRATOS_BIN={}: {e}", binary.display())))?;
-    Ok(Started { child, log, public_url, admin_url })
+    Ok(Started { child, log })
 }
 
 /// `kratos migrate sql -e --yes` on the database of `launch` (its `DSN`), with

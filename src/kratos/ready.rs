@@ -24,6 +24,9 @@ pub enum NotReady {
     Timeout(String),
     /// Something answers, but not as Kratos would (a 404 for its health endpoint).
     NotKratos(String),
+    /// The TLS handshake failed: no wait mends a certificate the suite does
+    /// not trust, or a name it does not list.
+    Tls(String),
 }
 
 /// Polls both health endpoints until they answer 200 or `timeout` passes.
@@ -34,12 +37,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<String>>,
 {
-    let http = super::names::resolve(reqwest::Client::builder())
-        .timeout(PROBE_TIMEOUT)
-        .connect_timeout(PROBE_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a plain HTTP client builds");
+    let http = crate::net::client(PROBE_TIMEOUT);
     let started = Instant::now();
     let mut endpoints = vec![public.join("health/ready").expect("valid path")];
     endpoints.extend(admin.map(|a| a.join("admin/health/ready").expect("valid path")));
@@ -51,6 +49,7 @@ where
             match probe(&http, endpoint).await {
                 Ok(()) => {}
                 Err(Probe::NotFound(problem)) => return Err(NotReady::NotKratos(problem)),
+                Err(Probe::Tls(problem)) => return Err(NotReady::Tls(problem)),
                 Err(Probe::Problem(problem)) => {
                     last_problem = problem;
                     all_ready = false;
@@ -78,6 +77,7 @@ where
 
 enum Probe {
     NotFound(String),
+    Tls(String),
     Problem(String),
 }
 
@@ -91,9 +91,9 @@ async fn probe(http: &reqwest::Client, endpoint: &Url) -> Result<(), Probe> {
             // Kratos always serves its health endpoints; a 404 means it is something else.
             Err(if status == reqwest::StatusCode::NOT_FOUND { Probe::NotFound(problem) } else { Probe::Problem(problem) })
         }
+        Err(e) if crate::net::tls::is_tls_failure(&e) => Err(Probe::Tls(format!("GET {endpoint}: {}", crate::net::tls::explain(&e)))),
         Err(e) if e.is_timeout() => Err(Probe::Problem(format!("GET {endpoint} gave no answer within {PROBE_TIMEOUT:?}"))),
-        Err(e) if e.is_connect() => Err(Probe::Problem(format!("GET {endpoint}: nothing accepts connections there"))),
-        Err(e) => Err(Probe::Problem(format!("GET {endpoint}: {e}"))),
+        Err(e) => Err(Probe::Problem(format!("GET {endpoint}: {}", crate::net::tls::explain(&e)))),
     }
 }
 
@@ -102,7 +102,7 @@ async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), S
     let health = public.join("health/ready").expect("valid path");
     let body: Option<serde_json::Value> = match http.get(health.clone()).send().await {
         Ok(response) => response.json().await.ok(),
-        Err(e) => return Err(format!("GET {health}: {e}")),
+        Err(e) => return Err(format!("GET {health}: {}", crate::net::tls::explain(&e))),
     };
     if body != Some(serde_json::json!({"status": "ok"})) {
         return Err(format!("GET {health} answered 200 without Kratos' {{\"status\":\"ok\"}}"));
@@ -111,7 +111,7 @@ async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), S
     let flow: Option<serde_json::Value> = match http.get(login.clone()).header("accept", "application/json").send().await {
         Ok(response) if response.status() == reqwest::StatusCode::OK => response.json().await.ok(),
         Ok(response) => return Err(format!("GET {login} answered {}, not a login flow", response.status())),
-        Err(e) => return Err(format!("GET {login}: {e}")),
+        Err(e) => return Err(format!("GET {login}: {}", crate::net::tls::explain(&e))),
     };
     let is_flow = flow.as_ref().is_some_and(|f| {
         f["id"].is_string() && f["type"] == "api" && f.pointer("/ui/action").is_some_and(serde_json::Value::is_string)
@@ -127,7 +127,7 @@ async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), S
 /// may differ from the URL the suite reaches it at, and it is what Kratos puts
 /// in every `ui.action`, redirect and cookie name.
 pub async fn observed_base_url(public: &Url) -> Option<Url> {
-    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build().ok()?;
+    let http = crate::net::client(PROBE_TIMEOUT);
     let flow: serde_json::Value =
         http.get(public.join("self-service/login/api").ok()?).header("accept", "application/json").send().await.ok()?.json().await.ok()?;
     let action = flow.pointer("/ui/action")?.as_str()?;
@@ -138,7 +138,7 @@ pub async fn observed_base_url(public: &Url) -> Option<Url> {
 /// Whether a running Kratos runs with `--dev`: outside it, Kratos marks its
 /// CSRF cookie `Secure`, always. `None` if no CSRF cookie came back.
 pub async fn observed_dev_mode(public: &Url) -> Option<bool> {
-    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build().ok()?;
+    let http = crate::net::client(PROBE_TIMEOUT);
     let response = http.get(public.join("self-service/login/browser").ok()?).send().await.ok()?;
     let csrf = response
         .headers()
@@ -155,7 +155,7 @@ pub async fn observed_dev_mode(public: &Url) -> Option<bool> {
 /// the served one of the same id; a served schema the configuration does not
 /// name is added. If the deployment does not serve them, the configured ones stay.
 pub async fn served_schemas(public: &Url, configured: Vec<IdentitySchema>) -> Result<Vec<IdentitySchema>, super::SetupError> {
-    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT * 3).build().expect("a plain HTTP client builds");
+    let http = crate::net::client(PROBE_TIMEOUT * 3);
     let mut url = public.join("schemas").expect("valid path");
     url.query_pairs_mut().append_pair("per_page", "500");
     let Ok(response) = http.get(url).send().await else { return Ok(configured) };

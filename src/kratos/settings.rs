@@ -29,6 +29,33 @@ impl Backend {
     }
 }
 
+/// How the Kratos the suite starts is laid out (`KRATOS_TOPOLOGY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One `kratos serve --dev` per instance on plain `http://` (the default:
+    /// fast, and what most of the suite's scenarios are about).
+    Dev,
+    /// As production runs it: replicas of each instance without `--dev` on one
+    /// PostgreSQL database, migrated once, behind a real reverse proxy that
+    /// terminates TLS with a certificate of the run's own CA, under a host name
+    /// that is not a loopback one.
+    Production,
+}
+
+impl Topology {
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::Dev => "dev",
+            Topology::Production => "production",
+        }
+    }
+}
+
+/// How many replicas of each instance the production topology runs unless
+/// `KRATOS_REPLICAS` says otherwise: two is the least that shows what moves
+/// between replicas, and what a 2-core machine runs side by side well.
+pub const DEFAULT_REPLICAS: usize = 2;
+
 /// The run's settings, read once from the environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -60,6 +87,13 @@ pub struct Settings {
     /// where each instance takes one request at a time (the suite's own Kratos
     /// on SQLite); 1 elsewhere.
     pub shards: usize,
+    /// `KRATOS_TOPOLOGY`: how the Kratos the suite starts is laid out.
+    pub topology: Topology,
+    /// `KRATOS_REPLICAS`: replicas per instance in the production topology.
+    pub replicas: usize,
+    /// `KRATOS_CA_CERT`: a PEM file of CA certificates HTTPS trusts besides
+    /// the system's roots (already trusted once the settings are read).
+    pub ca_cert: Option<PathBuf>,
     /// `TESTCONTAINERS_COMMAND=keep`: the run leaves its containers running, marked
     /// kept so that no later run removes them (`remove`, the default: it removes them).
     pub keep_containers: bool,
@@ -69,6 +103,9 @@ pub struct Settings {
 pub struct ExternalUrls {
     pub public: Url,
     pub admin: Url,
+    /// `KRATOS_REPLICA_URLS`: each replica's own public URL, besides the
+    /// load-balanced one (for the scenarios about what moves between replicas).
+    pub replicas: Vec<Url>,
 }
 
 impl Settings {
@@ -88,11 +125,46 @@ impl Settings {
             Backend::External => Some(ExternalUrls {
                 public: url_var("KRATOS_PUBLIC_URL")?,
                 admin: url_var("KRATOS_ADMIN_URL")?,
+                replicas: replica_urls()?,
             }),
             _ => None,
         };
         let binary = var("KRATOS_BIN").map(PathBuf::from).unwrap_or_else(Settings::pinned_binary);
+        let topology = match var("KRATOS_TOPOLOGY").as_deref() {
+            None | Some("dev") => Topology::Dev,
+            Some("production") if backend == Backend::External => {
+                return Err(SetupError::Config(
+                    "KRATOS_TOPOLOGY=production is for the Kratos the suite starts (process or container); an external deployment runs as it runs (name its replicas with KRATOS_REPLICA_URLS)".into(),
+                ));
+            }
+            Some("production") => Topology::Production,
+            Some(other) => return Err(SetupError::Config(format!("KRATOS_TOPOLOGY={other} is not one of: dev (default), production"))),
+        };
+        if var("KRATOS_REPLICA_URLS").is_some() && backend != Backend::External {
+            return Err(SetupError::Config(
+                "KRATOS_REPLICA_URLS names the replicas of an external deployment (KRATOS_BACKEND=external); the suite's own production topology knows its replicas (KRATOS_REPLICAS)".into(),
+            ));
+        }
+        let replicas = match var("KRATOS_REPLICAS") {
+            None => DEFAULT_REPLICAS,
+            Some(_) if topology != Topology::Production => {
+                return Err(SetupError::Config("KRATOS_REPLICAS is for KRATOS_TOPOLOGY=production; set that too, or unset KRATOS_REPLICAS".into()));
+            }
+            Some(v) => v.parse().ok().filter(|n| (2..=4).contains(n)).ok_or_else(|| {
+                SetupError::Config(format!("KRATOS_REPLICAS={v} is not a whole number from 2 to 4"))
+            })?,
+        };
+        let ca_cert = var("KRATOS_CA_CERT").map(PathBuf::from);
+        if let Some(path) = &ca_cert {
+            crate::net::tls::trust_file("KRATOS_CA_CERT", path).map_err(SetupError::Config)?;
+        }
         let database = match var("KRATOS_DATABASE").as_deref() {
+            None if topology == Topology::Production => super::database::DatabaseKind::Postgres,
+            Some("sqlite") if topology == Topology::Production => {
+                return Err(SetupError::Config(
+                    "KRATOS_TOPOLOGY=production runs replicas on one shared database, and Kratos on SQLite cannot be shared: unset KRATOS_DATABASE (PostgreSQL is the default there) or set it to postgres".into(),
+                ));
+            }
             None | Some("sqlite") => super::database::DatabaseKind::Sqlite,
             Some("postgres") if backend == Backend::External => {
                 return Err(SetupError::Config(
@@ -125,6 +197,9 @@ impl Settings {
                     SetupError::Config(format!("KRATOS_MAX_CONCURRENT_REQUESTS={v} is not a positive whole number"))
                 })?,
             },
+            topology,
+            replicas,
+            ca_cert,
             // testcontainers reads it too (and fails on other values when a container starts).
             keep_containers: match var("TESTCONTAINERS_COMMAND").as_deref() {
                 None | Some("remove") => false,
@@ -172,6 +247,26 @@ fn url_var(name: &str) -> Result<Url, SetupError> {
         url.set_path(&format!("{}/", url.path()));
     }
     Ok(url)
+}
+
+/// `KRATOS_REPLICA_URLS`: URLs separated by commas or spaces.
+fn replica_urls() -> Result<Vec<Url>, SetupError> {
+    let Some(value) = var("KRATOS_REPLICA_URLS") else { return Ok(Vec::new()) };
+    let mut urls = Vec::new();
+    for item in value.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+        let mut url = Url::parse(item).map_err(|e| SetupError::Config(format!("KRATOS_REPLICA_URLS: {item} is not a URL: {e}")))?;
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        urls.push(url);
+    }
+    if urls.len() < 2 {
+        return Err(SetupError::Config(format!(
+            "KRATOS_REPLICA_URLS={value} names {} replica; name each replica's public URL (at least two), separated by commas",
+            urls.len()
+        )));
+    }
+    Ok(urls)
 }
 
 fn seconds_var(name: &str, default: u64) -> Result<Duration, SetupError> {

@@ -271,7 +271,8 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
         eprintln!("kratos-conformance: {change}");
     }
     if instances.settings.backend != Backend::External {
-        eprintln!("  changed by the suite (not under test): {}", kratos::overrides::describe(&[]).join("; "));
+        let config = instances.started().into_iter().find(|k| k.deployment.derived.is_empty()).map(|k| k.deployment.config.clone());
+        eprintln!("  changed by the suite (not under test): {}", kratos::overrides::describe(&instances.settings, config.as_ref()).join("; "));
     }
     if let Some(primary) = instances.started().into_iter().find(|k| k.deployment.derived.is_empty()) {
         for problem in expectations::check(&primary.deployment) {
@@ -290,7 +291,10 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
 fn finish_docs(instances: &Instances, selection: &Selection) {
     let version = instances.started().iter().find_map(|k| k.version.clone()).unwrap_or_else(|| kratos::pinned_version().into());
     let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
-    let mode = docs::Mode::from_env(instances.config_dir.own, selection.is_everything(), &report_dir());
+    // The checked-in pages show `serve --dev` on plain HTTP; a production run
+    // (HTTPS through a proxy, `Secure` cookies) records its own, as a team's does.
+    let checked_in = instances.config_dir.own && instances.production.is_none();
+    let mode = docs::Mode::from_env(checked_in, selection.is_everything(), &report_dir());
     let started = Instant::now();
     let mut verdict = docs::finish(&mode, &version, &ledger);
     // The checked-in pages were recorded from the pinned Kratos: what another

@@ -1,0 +1,269 @@
+//! The reverse proxy in front of an instance's replicas in the production
+//! topology: Debian's nginx, terminating TLS with a certificate of the run's
+//! own CA and spreading requests over the replicas round-robin, without
+//! stickiness, as an ingress does.
+//!
+//! nginx rather than HAProxy because it is what most Kratos deployments sit
+//! behind (ingress-nginx, and the nginx examples of Ory's guides), and because
+//! its defaults are the ones teams get wrong: it sends no `X-Forwarded-*` and
+//! rewrites `Host` unless told otherwise, so the forwarding below is the part
+//! of a deployment's proxy configuration the suite verifies Kratos against.
+//!
+//! Besides the load-balanced listener, each replica has a listener of its own
+//! (same host name and certificate, another port) that forwards to it alone,
+//! with the load-balanced listener's `Host`: a client "pinned" to a replica
+//! sends exactly what it would send through the load balancer. Cookies do not
+//! depend on ports, so a pinned client's jar is the same jar.
+//!
+//! One nginx process per instance, `master_process off`: a single process that
+//! dies with the run (`PR_SET_PDEATHSIG`), where a master's workers would
+//! outlive a run killed outright.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::SetupError;
+
+/// How the proxy forwards (a deployment's proxy configuration; the suite's
+/// own tests of misconfigurations change it).
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    /// `X-Forwarded-Proto: $scheme` (Kratos builds `request_url` from it).
+    pub proto: bool,
+    /// `X-Forwarded-Host` and `Host` as the client sent it.
+    pub host: bool,
+}
+
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding { proto: true, host: true }
+    }
+}
+
+/// What the proxy listens on and forwards to.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The name clients reach it at (the certificate lists it).
+    pub host: String,
+    /// The load-balanced listener's port.
+    pub port: u16,
+    /// Each replica's plain-HTTP address and the port of its own listener.
+    pub replicas: Vec<(std::net::SocketAddr, u16)>,
+    pub forwarding: Forwarding,
+}
+
+impl Layout {
+    /// `https://<host>:<port>/`: what clients and Kratos' base URL use.
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("https://{}:{}/", self.host, self.port)).expect("a host name and port make a URL")
+    }
+
+    /// The listener of replica `index` (0-based).
+    pub fn replica_url(&self, index: usize) -> Url {
+        Url::parse(&format!("https://{}:{}/", self.host, self.replicas[index].1)).expect("a host name and port make a URL")
+    }
+
+    /// nginx's configuration for this layout, with its files in `dir`.
+    pub fn config(&self, dir: &Path, certificate: &Path, key: &Path) -> String {
+        let d = dir.display();
+        let mut upstreams = String::from("    upstream replicas {\n");
+        for (address, _) in &self.replicas {
+            // A replica that refuses connections (killed, restarting) is left
+            // alone for 2 s while the others answer.
+            upstreams.push_str(&format!("        server {address} max_fails=1 fail_timeout=2s;\n"));
+        }
+        upstreams.push_str("    }\n");
+        for (i, (address, _)) in self.replicas.iter().enumerate() {
+            upstreams.push_str(&format!("    upstream replica_{} {{\n        server {address};\n    }}\n", i + 1));
+        }
+        let lb_host = format!("{}:{}", self.host, self.port);
+        let mut forwarded = String::new();
+        let host_line = |value: &str| format!("            proxy_set_header Host {value};\n            proxy_set_header X-Forwarded-Host {value};\n");
+        if self.forwarding.proto {
+            forwarded.push_str("            proxy_set_header X-Forwarded-Proto $scheme;\n");
+        }
+        forwarded.push_str("            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n");
+        forwarded.push_str("            proxy_set_header X-Real-IP $remote_addr;\n");
+        // A client must not choose the IP Kratos records for its session.
+        forwarded.push_str("            proxy_set_header True-Client-IP \"\";\n");
+        let server = |port: u16, upstream: &str, host: &str| {
+            let host = if self.forwarding.host { host_line(host) } else { String::new() };
+            format!(
+                "    server {{\n        listen 127.0.0.1:{port} ssl;\n        server_name {name};\n        location / {{\n            proxy_pass http://{upstream};\n{host}{forwarded}        }}\n    }}\n",
+                name = self.host
+            )
+        };
+        let mut servers = server(self.port, "replicas", "$http_host");
+        for (i, (_, port)) in self.replicas.iter().enumerate() {
+            servers.push_str(&server(*port, &format!("replica_{}", i + 1), &lb_host));
+        }
+        format!(
+            "# Written by kratos-conformance for one instance of a run; nginx -p {d} -c nginx.conf\n\
+             daemon off;\n\
+             master_process off;\n\
+             error_log {d}/error.log notice;\n\
+             pid {d}/nginx.pid;\n\
+             events {{\n    worker_connections 1024;\n}}\n\
+             http {{\n\
+             \x20   log_format replicas '$remote_addr \"$request\" $status upstream=$upstream_addr $request_time s';\n\
+             \x20   access_log {d}/access.log replicas;\n\
+             \x20   client_body_temp_path {d}/temp/client;\n\
+             \x20   proxy_temp_path {d}/temp/proxy;\n\
+             \x20   fastcgi_temp_path {d}/temp/fastcgi;\n\
+             \x20   uwsgi_temp_path {d}/temp/uwsgi;\n\
+             \x20   scgi_temp_path {d}/temp/scgi;\n\
+             \x20   ssl_certificate {cert};\n\
+             \x20   ssl_certificate_key {key};\n\
+             \x20   ssl_protocols TLSv1.2 TLSv1.3;\n\
+             \x20   proxy_http_version 1.1;\n\
+             \x20   proxy_set_header Connection \"\";\n\
+             \x20   proxy_connect_timeout 2s;\n\
+             \x20   proxy_read_timeout 60s;\n\
+             \x20   proxy_next_upstream error timeout;\n\
+             \x20   proxy_buffer_size 16k;\n\
+             \x20   proxy_buffers 8 16k;\n\
+             {upstreams}{servers}}}\n",
+            cert = certificate.display(),
+            key = key.display(),
+        )
+    }
+}
+
+/// A running nginx in front of one instance's replicas.
+pub struct Proxy {
+    pub layout: Layout,
+    pub dir: PathBuf,
+    child: Mutex<Option<Child>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("url", &self.layout.url().as_str()).finish_non_exhaustive()
+    }
+}
+
+/// Where Debian puts nginx (`KRATOS_NGINX` names another).
+pub fn binary() -> Result<PathBuf, SetupError> {
+    if let Some(path) = std::env::var_os("KRATOS_NGINX").filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(SetupError::Config(format!("KRATOS_NGINX={} does not exist; point it at an nginx binary, or unset it", path.display())))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nginx"))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            SetupError::Config(
+                "KRATOS_TOPOLOGY=production puts a reverse proxy in front of the replicas, and there is no nginx on this machine: run scripts/setup.sh (it installs Debian's nginx), or point KRATOS_NGINX at one".into(),
+            )
+        })
+}
+
+impl Proxy {
+    /// Writes the configuration into `dir` and starts nginx; ready once its
+    /// load-balanced listener accepts connections.
+    pub async fn start(layout: Layout, dir: PathBuf, certificate: &Path, key: &Path) -> Result<Proxy, SetupError> {
+        let nginx = binary()?;
+        let fail = |what: String| SetupError::Start(format!("the reverse proxy for {}: {what}", layout.host));
+        for temp in ["client", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            std::fs::create_dir_all(dir.join("temp").join(temp)).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, layout.config(&dir, certificate, key)).map_err(|e| fail(format!("cannot write {}: {e}", conf.display())))?;
+        let log = std::fs::File::create(dir.join("stderr.log")).map_err(|e| fail(e.to_string()))?;
+        let mut command = Command::new(&nginx);
+        command
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| fail(e.to_string()))?)
+            .stderr(log)
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(|e| fail(format!("cannot run {}: {e}", nginx.display())))?;
+        let started = Instant::now();
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", layout.port)).await.is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let said = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default() + &std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+                let last = said.lines().rev().find(|l| l.contains("emerg") || l.contains("error")).unwrap_or("").to_string();
+                return Err(fail(format!("nginx exited ({status}) before it listened: {last} (its configuration: {})", conf.display())));
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill().await;
+                return Err(fail(format!("nginx did not listen on 127.0.0.1:{} within 10 s (see {})", layout.port, dir.join("error.log").display())));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Proxy { layout, dir, child: Mutex::new(Some(child)) })
+    }
+
+    /// Its access log: which replica answered each request.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
+
+    pub async fn stop(&self) {
+        if let Some(mut child) = self.child.lock().await.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(forwarding: Forwarding) -> Layout {
+        Layout {
+            host: "auth.example.test".into(),
+            port: 9443,
+            replicas: vec![("127.0.0.1:4001".parse().unwrap(), 9444), ("127.0.0.1:4002".parse().unwrap(), 9445)],
+            forwarding,
+        }
+    }
+
+    #[test]
+    fn the_proxy_spreads_over_every_replica_and_pins_each_with_the_load_balancers_host() {
+        let config = layout(Forwarding::default()).config(Path::new("/run/x"), Path::new("/run/x/cert.pem"), Path::new("/run/x/key.pem"));
+        assert!(config.contains("upstream replicas {\n        server 127.0.0.1:4001 max_fails=1 fail_timeout=2s;\n        server 127.0.0.1:4002"));
+        assert!(config.contains("listen 127.0.0.1:9443 ssl;"));
+        assert!(config.contains("listen 127.0.0.1:9445 ssl;"));
+        assert!(config.contains("proxy_pass http://replica_2;"));
+        // A pinned request looks to Kratos like one through the load balancer.
+        assert!(config.contains("proxy_set_header Host auth.example.test:9443;"));
+        assert!(config.contains("proxy_set_header Host $http_host;"));
+        assert_eq!(config.matches("proxy_set_header X-Forwarded-Proto $scheme;").count(), 3);
+        assert_eq!(config.matches("proxy_set_header True-Client-IP \"\";").count(), 3);
+        assert_eq!(layout(Forwarding::default()).replica_url(1).as_str(), "https://auth.example.test:9445/");
+    }
+
+    #[test]
+    fn a_proxy_that_drops_the_forwarded_proto_says_nothing_of_it() {
+        let config = layout(Forwarding { proto: false, host: true }).config(Path::new("/x"), Path::new("/c"), Path::new("/k"));
+        assert!(!config.contains("X-Forwarded-Proto"));
+        assert!(config.contains("X-Forwarded-For"));
+    }
+}
