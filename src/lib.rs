@@ -35,6 +35,7 @@ pub mod deviations;
 pub mod identity;
 pub mod kratos;
 pub mod net;
+pub mod programs;
 pub mod redact;
 pub mod report;
 pub mod runner;

@@ -58,22 +58,15 @@ pub const FLAGS: &[&str] = &[
 /// Where the browser is: `KRATOS_CHROMIUM`, or Debian's `chromium` (what
 /// scripts/setup.sh installs) or another Chromium on the PATH.
 pub fn executable() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("KRATOS_CHROMIUM").filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("KRATOS_CHROMIUM={} does not exist; run scripts/setup.sh, which installs Debian's chromium", path.display()))
-        };
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in ["chromium", "chromium-browser", "google-chrome-stable", "google-chrome"] {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
+    match crate::programs::named_by("KRATOS_CHROMIUM") {
+        Some(Ok(path)) => return Ok(path),
+        Some(Err(path)) => {
+            return Err(format!("KRATOS_CHROMIUM={} does not exist; run scripts/setup.sh, which installs Debian's chromium", path.display()));
         }
+        None => {}
+    }
+    if let Some(found) = crate::programs::on_path(&["chromium", "chromium-browser", "google-chrome-stable", "google-chrome"], &[]) {
+        return Ok(found);
     }
     Err("no Chromium on this machine (chromium, chromium-browser or google-chrome on the PATH, or KRATOS_CHROMIUM): run scripts/setup.sh, which installs Debian's chromium".into())
 }

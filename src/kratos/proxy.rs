@@ -149,19 +149,14 @@ impl std::fmt::Debug for Proxy {
 
 /// Where Debian puts nginx (`KRATOS_NGINX` names another).
 pub fn binary() -> Result<PathBuf, SetupError> {
-    if let Some(path) = std::env::var_os("KRATOS_NGINX").filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(SetupError::Config(format!("KRATOS_NGINX={} does not exist; point it at an nginx binary, or unset it", path.display())))
-        };
+    match crate::programs::named_by("KRATOS_NGINX") {
+        Some(Ok(path)) => return Ok(path),
+        Some(Err(path)) => {
+            return Err(SetupError::Config(format!("KRATOS_NGINX={} does not exist; point it at an nginx binary, or unset it", path.display())));
+        }
+        None => {}
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nginx"))
-        .find(|candidate| candidate.is_file())
+    crate::programs::on_path(&["nginx"], &["/usr/sbin"])
         .ok_or_else(|| {
             SetupError::Config(
                 "KRATOS_TOPOLOGY=production puts a reverse proxy in front of the replicas, and there is no nginx on this machine: run scripts/setup.sh (it installs Debian's nginx), or point KRATOS_NGINX at one".into(),

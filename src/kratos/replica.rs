@@ -109,14 +109,7 @@ impl Replica {
                     process::migrate(binary, launch, timeout).await?;
                 }
                 let mut started = process::spawn(binary, launch, endpoint)?;
-                let waited = {
-                    let child = &mut started.child;
-                    ready::until_ready(&direct, Some(&admin), timeout, || {
-                        let exited = child.try_wait().ok().flatten();
-                        async move { exited.map(|status| format!("the process exited ({status})")) }
-                    })
-                    .await
-                };
+                let waited = until_process_ready(&mut started.child, &direct, &admin, timeout).await;
                 match waited {
                     Ok(startup) => (startup, Handle::Process { child: Some(started.child), log: started.log }),
                     Err(NotReady::Died(_)) if process::is_port_conflict(&started.log) => return Ok(Started::PortTaken),
@@ -209,14 +202,7 @@ impl Replica {
                 }
                 let mut started = process::spawn(binary, launch, endpoint).map_err(|e| e.to_string())?;
                 *log = started.log.clone();
-                let waited = {
-                    let child = &mut started.child;
-                    ready::until_ready(&direct, Some(&admin), timeout, || {
-                        let exited = child.try_wait().ok().flatten();
-                        async move { exited.map(|status| format!("the process exited ({status})")) }
-                    })
-                    .await
-                };
+                let waited = until_process_ready(&mut started.child, &direct, &admin, timeout).await;
                 *child = Some(started.child);
                 waited.map_err(|e| format!("{} did not get ready again: {e:?}", self.name))
             }
@@ -268,6 +254,16 @@ pub enum Started {
     Ready(Replica),
     /// A port chosen for it was taken before it bound it: choose again.
     PortTaken,
+}
+
+/// Ready when both health endpoints answer at its direct address; a process
+/// that exits meanwhile is not waited for any longer.
+async fn until_process_ready(child: &mut Child, direct: &Url, admin: &Url, timeout: Duration) -> Result<Duration, NotReady> {
+    ready::until_ready(direct, Some(admin), timeout, || {
+        let exited = child.try_wait().ok().flatten();
+        async move { exited.map(|status| format!("the process exited ({status})")) }
+    })
+    .await
 }
 
 async fn container_stopped(c: &ContainerAsync<KratosImage>) -> Option<String> {
