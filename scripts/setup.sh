@@ -14,6 +14,10 @@
 #      PostgreSQL too (tests/postgres.rs; each run starts a private server of its own).
 #   4. A real browser for the @real-browser scenarios: Debian's chromium (headless; the
 #      suite drives it over the DevTools protocol, so no chromedriver is needed).
+#   5. The reverse proxy of the production topology (KRATOS_TOPOLOGY=production, which
+#      tests/production.rs runs): Debian's nginx. The suite starts its own nginx per run
+#      on ports of its own; the package's system service is never started (it would take
+#      port 80), so apt runs with a policy-rc.d that refuses to start services.
 #
 # KRATOS_BACKEND=process or external skips step 2. Run it again at any time: every step
 # is skipped or quick when its result is already there.
@@ -183,6 +187,35 @@ install_browser() {
     say "browser: $(chromium --version 2>/dev/null)"
 }
 
+# --- 5. the reverse proxy of the production topology ------------------------------------
+install_proxy() {
+    if [ -n "${KRATOS_NGINX:-}" ]; then
+        [ -x "$KRATOS_NGINX" ] || die "KRATOS_NGINX=${KRATOS_NGINX} is not an executable"
+        say "reverse proxy: ${KRATOS_NGINX} (KRATOS_NGINX)"
+        return 0
+    fi
+    if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+        command -v apt-get >/dev/null || die "no nginx and no apt-get to install it; install nginx or point KRATOS_NGINX at one (the production topology needs it)"
+        local t; t=$(seconds)
+        say "installing nginx from Debian's packages (its system service is not started)"
+        # Only where the machine has no policy of its own; removed again right after.
+        local policy=/usr/sbin/policy-rc.d placed=
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\n# kratos-conformance setup: no service starts while nginx is installed\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+            "${sudo[@]}" chmod 755 "$policy"
+            placed=1
+        fi
+        "${sudo[@]}" apt-get update -qq
+        local status=0
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends nginx >/dev/null || status=$?
+        [ -z "$placed" ] || "${sudo[@]}" rm -f "$policy"
+        [ "$status" -eq 0 ] || die "apt-get install nginx failed (exit ${status})"
+        say "installed nginx in $(elapsed "$t")"
+    fi
+    local nginx; nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    say "reverse proxy: $("$nginx" -v 2>&1)"
+}
+
 total=$(seconds)
 install_postgres
 build_kratos
@@ -192,4 +225,5 @@ case "$backend" in
     *) die "KRATOS_BACKEND=${backend} is not one of container, process, external" ;;
 esac
 install_browser
+install_proxy
 say "set-up done in $(elapsed "$total"); now run: cargo test"

@@ -99,6 +99,13 @@ pub struct ConformanceWorld {
     /// The identities of one kind created under the previous configuration
     /// (`@schema-change`), and what the scenario asked of them after the change.
     pub existing: Option<crate::schema_change::Existing>,
+    /// The replica (1-based) every client of the scenario sends its requests
+    /// to, made now or later; `None`: the deployment as a whole.
+    pub replica: Option<usize>,
+    /// Its hold on the instance's replicas, while it addresses one or kills one.
+    pub replica_hold: Option<kratos::replica::Hold>,
+    /// The replicas it killed, started again after it whatever its end.
+    pub killed_replicas: Vec<usize>,
     pub asked_after_change: Vec<(crate::schema_change::Aspect, crate::schema_change::Outcome, Exchange)>,
 }
 
@@ -165,7 +172,70 @@ impl ConformanceWorld {
 
     pub async fn new_client(&mut self, kind: ClientKind) -> Result<Client> {
         let kratos = self.kratos().await?;
-        Ok(Client::new(kind, kratos, self.transcript.clone()))
+        let mut client = Client::new(kind, kratos, self.transcript.clone());
+        client.send_to_replica(self.replica)?;
+        Ok(client)
+    }
+
+    /// Sends the requests of every client of the scenario, and of those it
+    /// makes later, to replica `number` alone (`None`: to the deployment as a
+    /// whole again). While it does, no other scenario kills a replica.
+    pub async fn send_to_replica(&mut self, number: Option<usize>) -> Result<()> {
+        let kratos = self.kratos().await?;
+        if let Some(n) = number {
+            kratos.replica(n).map_err(|e| anyhow!(e))?;
+            if self.replica_hold.is_none() {
+                self.replica_hold = Some(kratos.hold_replicas(false).await.map_err(|e| anyhow!(e))?);
+            }
+        }
+        self.replica = number;
+        for client in [&mut self.client, &mut self.first_client, &mut self.other_device, &mut self.enrollment_device].into_iter().flatten() {
+            client.send_to_replica(number)?;
+        }
+        Ok(())
+    }
+
+    /// Kills replica `number` (a replica the suite started), once no other
+    /// scenario addresses one.
+    pub async fn kill_replica(&mut self, number: usize) -> Result<()> {
+        let kratos = self.kratos().await?;
+        if !matches!(self.replica_hold, Some(kratos::replica::Hold::Exclusive(_))) {
+            // Its own shared hold would keep the exclusive one waiting forever.
+            self.replica_hold = None;
+            self.replica_hold = Some(kratos.hold_replicas(true).await.map_err(|e| anyhow!(e))?);
+        }
+        kratos.kill_replica(number).await.map_err(|e| anyhow!(e))?;
+        self.killed_replicas.push(number);
+        Ok(())
+    }
+
+    /// Starts replica `number` again, as it was started, and waits for it.
+    pub async fn restart_replica(&mut self, number: usize) -> Result<std::time::Duration> {
+        let kratos = self.kratos().await?;
+        if !matches!(self.replica_hold, Some(kratos::replica::Hold::Exclusive(_))) {
+            self.replica_hold = None;
+            self.replica_hold = Some(kratos.hold_replicas(true).await.map_err(|e| anyhow!(e))?);
+        }
+        let timeout = kratos::instances().settings.startup_timeout;
+        let took = kratos.replica(number).map_err(|e| anyhow!(e))?.restart(timeout).await.map_err(|e| anyhow!(e))?;
+        self.killed_replicas.retain(|n| *n != number);
+        Ok(took)
+    }
+
+    /// After the scenario: starts again what it killed, and lets go of the
+    /// replicas. A replica that does not come back fails the scenario's
+    /// instance for every scenario after it, so it is said loudly.
+    pub async fn restore_replicas(&mut self) {
+        for number in std::mem::take(&mut self.killed_replicas) {
+            if let Some(kratos) = self.kratos.clone()
+                && let Ok(replica) = kratos.replica(number)
+                && !replica.is_running().await
+                && let Err(e) = replica.restart(kratos::instances().settings.startup_timeout).await
+            {
+                eprintln!("{}", crate::redact::text(&format!("replica {number} of {} did not start again after a scenario killed it: {e}", kratos.name)));
+            }
+        }
+        self.replica_hold = None;
     }
 
     pub fn client(&self) -> Result<&Client> {

@@ -222,6 +222,9 @@ pub struct Http {
     transcript: Transcript,
     timeout: Duration,
     gate: Option<Arc<Semaphore>>,
+    /// Requests to the first origin go to the second instead (a client pinned
+    /// to one replica: its listener at the proxy, or the URL a team named).
+    route: Option<(Vec<url::Origin>, Url)>,
 }
 
 impl Http {
@@ -231,7 +234,32 @@ impl Http {
         if let Some(jar) = &jar {
             builder = builder.cookie_provider(Arc::clone(jar));
         }
-        Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout, gate: None }
+        Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout, gate: None, route: None }
+    }
+
+    /// The same client (same jar, transcript and gate), sending what it would
+    /// send to `from`'s origin to `to`'s instead; `None` sends it where it is
+    /// addressed again. Cookies do not depend on ports, so a replica's listener
+    /// on another port of the same host gets the same cookies.
+    pub fn routed(&self, route: Option<(&[&Url], &Url)>) -> Http {
+        let mut routed = self.clone();
+        routed.route = route.map(|(from, to)| (from.iter().map(|u| u.origin()).collect(), to.clone()));
+        routed
+    }
+
+    /// Where a request for `url` goes.
+    fn destination(&self, url: &Url) -> Url {
+        match &self.route {
+            Some((from, to)) if from.contains(&url.origin()) => {
+                let mut routed = url.clone();
+                // Same scheme and host by construction of the routes; the port and host are set anyway.
+                let _ = routed.set_scheme(to.scheme());
+                let _ = routed.set_host(to.host_str());
+                let _ = routed.set_port(to.port());
+                routed
+            }
+            _ => url.clone(),
+        }
     }
 
     /// The same client without its cookie jar (same transcript, timeout and
@@ -239,6 +267,7 @@ impl Http {
     pub fn without_cookies(&self) -> Http {
         let mut plain = Http::new(false, self.transcript.clone(), self.timeout);
         plain.gate = self.gate.clone();
+        plain.route = self.route.clone();
         plain
     }
 
@@ -256,6 +285,8 @@ impl Http {
     /// timed out) are errors; every HTTP status is a response for the checks.
     pub async fn send(&self, request: Request) -> anyhow::Result<Exchange> {
         // The turn first: late fields (TOTP codes) are made once it has come.
+        let mut request = request;
+        request.url = self.destination(&request.url);
         let (_turn, sent_body) = loop {
             let turn = match &self.gate {
                 Some(gate) => Some(
@@ -385,5 +416,26 @@ impl Http {
         let store = jar.lock().expect("not poisoned");
         let pairs: Vec<String> = store.get_request_values(url).map(|(n, v)| format!("{n}={v}")).collect();
         (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routed_client_sends_what_it_addresses_to_the_deployment_to_its_replica_and_nothing_else() {
+        let public = Url::parse("https://auth.example.test:9443/").unwrap();
+        let base = Url::parse("https://auth.example.test/").unwrap();
+        let replica = Url::parse("https://auth.example.test:9445/").unwrap();
+        let http = Http::new(true, Transcript::default(), Duration::from_secs(1)).routed(Some((&[&public, &base], &replica)));
+        let to = |u: &str| http.destination(&Url::parse(u).unwrap()).to_string();
+        assert_eq!(to("https://auth.example.test:9443/self-service/login?flow=1"), "https://auth.example.test:9445/self-service/login?flow=1");
+        assert_eq!(to("https://auth.example.test/sessions/whoami"), "https://auth.example.test:9445/sessions/whoami");
+        // The admin API and the UI are not the replica's.
+        assert_eq!(to("http://127.0.0.1:4434/admin/identities"), "http://127.0.0.1:4434/admin/identities");
+        assert_eq!(to("https://app.example.test:9443/login"), "https://app.example.test:9443/login");
+        assert!(http.without_cookies().route.is_some());
+        assert_eq!(http.routed(None).destination(&public), public);
     }
 }

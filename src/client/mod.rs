@@ -102,6 +102,20 @@ impl Client {
         Client { kind, http, kratos, session_token: None }
     }
 
+    /// Sends this client's requests to replica `number` (1-based) alone, with
+    /// the same cookies and token, or, with `None`, to the deployment as a
+    /// whole again. What is addressed to the deployment's public URL or its
+    /// base URL (`ui.action`, redirects) goes to the replica's own URL.
+    pub fn send_to_replica(&mut self, number: Option<usize>) -> anyhow::Result<()> {
+        let to = match number {
+            None => None,
+            Some(n) => Some(self.kratos.replica(n).map_err(anyhow::Error::msg)?.public_url.clone()),
+        };
+        let from = [&self.kratos.public_url, &self.kratos.deployment.public_base_url];
+        self.http = self.http.routed(to.as_ref().map(|to| (&from[..], to)));
+        Ok(())
+    }
+
     /// A request with the headers this kind of client always sends.
     pub fn request(&self, method: Method, url: url::Url, body: Body) -> Request {
         let accept = if self.kind == ClientKind::Browser { BROWSER_ACCEPT } else { JSON };

@@ -24,6 +24,8 @@
 //! | `@needs:cookie-secret-rotation` | the instances of a rotation of `secrets.cookie` on one database (derived where the suite starts Kratos) |
 //! | `@needs:previous-configuration` | identities created under the configuration before a change (`KRATOS_PREVIOUS_CONFIG_DIR`, process and container backends) |
 //! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
+//! | `@needs:replicas` | at least two replicas the suite can send requests to one by one (the production topology, or `KRATOS_REPLICA_URLS`) |
+//! | `@needs:own-replicas` | replicas the suite started behind its proxy, which it can kill, start again and reach over plain HTTP (`KRATOS_TOPOLOGY=production`) |
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
@@ -43,6 +45,11 @@ pub struct RunFacts {
     pub concurrency: usize,
     /// What the instance's database is, for the reason a scenario cannot run.
     pub database: String,
+    /// How many replicas the suite can address one by one (1: only the
+    /// deployment as a whole).
+    pub replicas: usize,
+    /// The suite started them, behind its own proxy.
+    pub own_replicas: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,6 +68,8 @@ pub struct Needs {
     pub concurrency: bool,
     pub previous_configuration: bool,
     pub cookie_secret_rotation: bool,
+    pub replicas: bool,
+    pub own_replicas: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
@@ -104,6 +113,8 @@ impl Needs {
                 "concurrency" => self.concurrency = true,
                 "previous-configuration" => self.previous_configuration = true,
                 "cookie-secret-rotation" => self.cookie_secret_rotation = true,
+                "replicas" => self.replicas = true,
+                "own-replicas" => self.own_replicas = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
@@ -291,6 +302,16 @@ impl Needs {
                 "it sends requests at the same moment, and the instance takes one at a time ({}; run with KRATOS_DATABASE=postgres, or raise KRATOS_MAX_CONCURRENT_REQUESTS for an external deployment)",
                 facts.database
             ));
+        }
+        if self.replicas && facts.replicas < 2 {
+            reasons.push(
+                "it sends requests to one replica and then to another, and the suite knows one address of the deployment (run with KRATOS_TOPOLOGY=production, or name an external deployment's replicas with KRATOS_REPLICA_URLS)".into(),
+            );
+        }
+        if self.own_replicas && !(facts.own_replicas && facts.replicas >= 2) {
+            reasons.push(
+                "it kills a replica, starts it again, or reaches it behind the proxy, which the suite can only do with the replicas it starts (KRATOS_TOPOLOGY=production)".into(),
+            );
         }
         if self.pinned_kratos && !facts.pinned_kratos {
             reasons.push("the suite did not start its own pinned Kratos (KRATOS_BIN, KRATOS_IMAGE or an external deployment)".into());

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 use url::Url;
 
 pub use engine::Engine;
@@ -119,9 +119,10 @@ pub struct Kratos {
     pub replicas: Vec<Replica>,
     /// The reverse proxy in front of the replicas (production topology).
     pub proxy: Option<proxy::Proxy>,
-    /// Held by a scenario that kills and restarts this instance's replicas,
-    /// so that no two do at once.
-    pub replica_lock: Arc<Mutex<()>>,
+    /// Held for writing by a scenario that kills or restarts one of this
+    /// instance's replicas, and for reading by a scenario whose requests go to
+    /// one replica alone: none of them finds its replica gone.
+    pub replica_lock: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl std::fmt::Debug for Kratos {
@@ -137,6 +138,47 @@ impl std::fmt::Debug for Kratos {
 }
 
 impl Kratos {
+    /// Replica `number` (1-based, as the scenarios count them).
+    pub fn replica(&self, number: usize) -> Result<&Replica, String> {
+        number.checked_sub(1).and_then(|i| self.replicas.get(i)).ok_or_else(|| {
+            format!("{} has {} replica(s), and replica {number} was asked for", self.name, self.replicas.len())
+        })
+    }
+
+    /// Waits for the instance's replicas to be left alone by every scenario
+    /// that kills or restarts one (`exclusive: false`: a scenario that sends
+    /// requests to one replica), or by every other scenario that holds them
+    /// (`exclusive: true`). The wait is bounded by what such a scenario may
+    /// take: a replica's start, twice.
+    pub async fn hold_replicas(&self, exclusive: bool) -> Result<replica::Hold, String> {
+        let bound = instances().settings.startup_timeout * 2 + Duration::from_secs(60);
+        let lock = Arc::clone(&self.replica_lock);
+        let held = if exclusive {
+            tokio::time::timeout(bound, lock.write_owned()).await.map(replica::Hold::Exclusive)
+        } else {
+            tokio::time::timeout(bound, lock.read_owned()).await.map(replica::Hold::Shared)
+        };
+        held.map_err(|_| format!("waited {bound:?} for the other scenarios of {} to leave its replicas alone", self.name))
+    }
+
+    /// Kills replica `number` between two requests of the suite: every
+    /// request to the instance waits until it is dead, so none is cut off
+    /// (a scenario in flight elsewhere must not see a 502 this one caused).
+    pub async fn kill_replica(&self, number: usize) -> Result<(), String> {
+        let replica = self.replica(number)?;
+        if !replica.is_own() {
+            return Err(format!("{} is not a replica the suite started: it cannot kill it", replica.name));
+        }
+        let permits = u32::try_from(instances().settings.max_concurrent_requests).unwrap_or(u32::MAX);
+        let quiet = tokio::time::timeout(instances().settings.http_timeout, self.gate.acquire_many(permits))
+            .await
+            .map_err(|_| format!("the requests in flight to {} did not end within KRATOS_HTTP_TIMEOUT", self.name))?
+            .expect("the gate is never closed");
+        let killed = replica.kill().await;
+        drop(quiet);
+        killed
+    }
+
     /// A URL of the public API, e.g. `public("self-service/login/browser")`.
     pub fn public(&self, path: &str) -> Url {
         self.public_url.join(path.trim_start_matches('/')).expect("a relative path joins")
@@ -519,6 +561,8 @@ impl Instances {
                 Backend::External => "an external deployment".into(),
                 _ => format!("Kratos on {}", self.settings.database.name()),
             },
+            replicas: kratos.replicas.len(),
+            own_replicas: kratos.proxy.is_some() && kratos.replicas.iter().all(Replica::is_own),
         };
         let kratos = Arc::new(kratos);
         self.started.lock().expect("not poisoned").insert(spec.name(), Arc::clone(&kratos));

@@ -110,7 +110,7 @@ impl Layout {
              pid {d}/nginx.pid;\n\
              events {{\n    worker_connections 1024;\n}}\n\
              http {{\n\
-             \x20   log_format replicas '$remote_addr \"$request\" $status upstream=$upstream_addr $request_time s';\n\
+             \x20   log_format replicas '$remote_addr \"$request\" $status upstream=\"$upstream_addr\" $request_time s scenario=$http_x_conformance_scenario';\n\
              \x20   access_log {d}/access.log replicas;\n\
              \x20   client_body_temp_path {d}/temp/client;\n\
              \x20   proxy_temp_path {d}/temp/proxy;\n\
@@ -220,6 +220,23 @@ impl Proxy {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
+    /// The replicas (1-based) that answered the requests of one scenario (its
+    /// [`crate::client::http::SCENARIO_HEADER`]), in the order they came; a
+    /// request no replica answered is left out.
+    pub fn replicas_that_answered(&self, scenario: &str) -> Vec<usize> {
+        let tag = format!("scenario={scenario}");
+        self.access_log()
+            .lines()
+            .filter(|line| line.ends_with(&tag))
+            .filter_map(|line| {
+                let upstream = line.split_once("upstream=\"")?.1.split_once('"')?.0;
+                // After a retry nginx lists every upstream it tried: the last answered.
+                let answered = upstream.rsplit(", ").next()?;
+                self.layout.replicas.iter().position(|(address, _)| address.to_string() == answered).map(|i| i + 1)
+            })
+            .collect()
+    }
+
     pub async fn stop(&self) {
         if let Some(mut child) = self.child.lock().await.take() {
             let _ = child.kill().await;
@@ -253,6 +270,25 @@ mod tests {
         assert_eq!(config.matches("proxy_set_header X-Forwarded-Proto $scheme;").count(), 3);
         assert_eq!(config.matches("proxy_set_header True-Client-IP \"\";").count(), 3);
         assert_eq!(layout(Forwarding::default()).replica_url(1).as_str(), "https://auth.example.test:9445/");
+    }
+
+    #[test]
+    fn the_access_log_says_which_replica_answered_each_request_of_a_scenario() {
+        let dir = std::env::temp_dir().join(format!("kratos-conformance-proxy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("access.log"),
+            "127.0.0.1 \"GET /a HTTP/1.1\" 200 upstream=\"127.0.0.1:4002\" 0.010 s scenario=s1\n\
+             127.0.0.1 \"GET /b HTTP/1.1\" 200 upstream=\"127.0.0.1:4001\" 0.010 s scenario=s2\n\
+             127.0.0.1 \"POST /c HTTP/1.1\" 200 upstream=\"127.0.0.1:4002, 127.0.0.1:4001\" 0.010 s scenario=s1\n\
+             127.0.0.1 \"GET /d HTTP/1.1\" 502 upstream=\"-\" 0.010 s scenario=s1\n",
+        )
+        .unwrap();
+        let proxy = Proxy { layout: layout(Forwarding::default()), dir: dir.clone(), child: Mutex::new(None) };
+        assert_eq!(proxy.replicas_that_answered("s1"), vec![2, 1]);
+        assert_eq!(proxy.replicas_that_answered("s2"), vec![1]);
+        assert!(proxy.replicas_that_answered("s").is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -231,6 +231,22 @@ impl Replica {
         self.recipe.is_some()
     }
 
+    /// Its own plain-HTTP address, behind the proxy (a replica the suite started).
+    pub fn direct_url(&self) -> Option<Url> {
+        self.recipe.as_ref().map(|(_, _, endpoint)| endpoint.direct_url())
+    }
+
+    /// Whether its process or container still runs (an external one is
+    /// assumed to).
+    pub async fn is_running(&self) -> bool {
+        match &mut *self.handle.lock().await {
+            Handle::Process { child: Some(child), .. } => matches!(child.try_wait(), Ok(None)),
+            Handle::Process { child: None, .. } | Handle::Container(None) => false,
+            Handle::Container(Some(container)) => container.is_running().await.unwrap_or(false),
+            Handle::External => true,
+        }
+    }
+
     /// Stops and removes what the suite started; an external replica is left alone.
     pub async fn stop(&self) {
         match &mut *self.handle.lock().await {
@@ -249,7 +265,18 @@ impl Replica {
     }
 }
 
+/// A scenario's hold on an instance's replicas ([`super::Kratos::hold_replicas`]).
+#[derive(Debug)]
+pub enum Hold {
+    /// Its requests go to one replica: nobody may kill it meanwhile.
+    Shared(tokio::sync::OwnedRwLockReadGuard<()>),
+    /// It kills or restarts a replica.
+    Exclusive(tokio::sync::OwnedRwLockWriteGuard<()>),
+}
+
 /// What [`Replica::start`] ended with.
+// Returned once per replica start and unwrapped at once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Started {
     Ready(Replica),
     /// A port chosen for it was taken before it bound it: choose again.

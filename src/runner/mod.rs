@@ -164,6 +164,7 @@ async fn run(settings: Settings) -> ExitCode {
                     let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
                     outcomes::attach_kratos_log(feature, scenario, log);
                 }
+                world.restore_replicas().await;
                 world.delete_created_identities().await;
             })
         })
@@ -250,6 +251,15 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
     started.sort_by_key(|k| (k.deployment.derived.len(), variants.iter().position(|v| *v == k.deployment.variant)));
     for kratos in started {
         eprintln!("kratos-conformance: Kratos {} ({}) ready in {:.2?} at {}", kratos.name, kratos.origin, kratos.startup, kratos.public_url);
+        if kratos.replicas.len() > 1 || kratos.proxy.is_some() {
+            for (i, replica) in kratos.replicas.iter().enumerate() {
+                let direct = replica.direct_url().map(|u| format!(", itself at {u}")).unwrap_or_default();
+                eprintln!("    replica {}: {} (ready in {:.2?}){direct}, admin {}", i + 1, replica.public_url, replica.startup, replica.admin_url);
+            }
+            if let Some(proxy) = &kratos.proxy {
+                eprintln!("    proxy: nginx, configuration and logs in {}", proxy.dir.display());
+            }
+        }
         let lines: Vec<String> = kratos.deployment.summary().lines().skip(1).map(str::to_string).collect();
         match &first {
             None => {
@@ -264,6 +274,9 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
                 }
             }
         }
+    }
+    if let Some(production) = &instances.production {
+        eprintln!("kratos-conformance: the run's CA (trusted by its clients; for curl --cacert): {}", production.ca_file().display());
     }
     if let Some(previous) = &instances.previous_config_dir
         && let Some(change) = crate::schema_change::describe(&previous.dir)

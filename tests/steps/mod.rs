@@ -15,3 +15,4 @@ mod session;
 mod registration;
 mod settings;
 mod totp;
+mod production;

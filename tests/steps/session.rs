@@ -40,7 +40,7 @@ async fn that_session(world: &mut ConformanceWorld, aal: String, methods: String
     check::json_field(exchange, session, pointer, &expected)
 }
 
-fn session_is(exchange: &Exchange, session: &Value, aal: &str, methods: &str) -> Result<()> {
+pub(crate) fn session_is(exchange: &Exchange, session: &Value, aal: &str, methods: &str) -> Result<()> {
     check::json_field(exchange, session, "/active", &json!(true))?;
     check::json_field(exchange, session, "/authenticator_assurance_level", &json!(aal))?;
     let actual: Vec<&str> = session["authentication_methods"]
