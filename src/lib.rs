@@ -35,6 +35,7 @@ pub mod deviations;
 pub mod identity;
 pub mod kratos;
 pub mod net;
+pub mod preflight;
 pub mod programs;
 pub mod redact;
 pub mod report;

@@ -229,12 +229,12 @@ pub struct Http {
 
 impl Http {
     pub fn new(with_cookies: bool, transcript: Transcript, timeout: Duration) -> Self {
+        // The jar is not reqwest's cookie provider: `send` reads and fills it
+        // for the URL a request is addressed to, which for a client routed to
+        // one replica is not the replica's own URL (another host, maybe).
         let jar = with_cookies.then(|| Arc::new(CookieStoreMutex::new(CookieStore::default())));
-        let mut builder = crate::net::client_builder(timeout);
-        if let Some(jar) = &jar {
-            builder = builder.cookie_provider(Arc::clone(jar));
-        }
-        Http { client: builder.build().expect("the HTTP client builds"), jar, transcript, timeout, gate: None, route: None }
+        let client = crate::net::client_builder(timeout).build().expect("the HTTP client builds");
+        Http { client, jar, transcript, timeout, gate: None, route: None }
     }
 
     /// The same client (same jar, transcript and gate), sending what it would
@@ -285,6 +285,9 @@ impl Http {
     /// timed out) are errors; every HTTP status is a response for the checks.
     pub async fn send(&self, request: Request) -> anyhow::Result<Exchange> {
         // The turn first: late fields (TOTP codes) are made once it has come.
+        // Cookies as a browser keeps them: for the address it uses, whichever
+        // replica the request is routed to.
+        let addressed = request.url.clone();
         let mut request = request;
         request.url = self.destination(&request.url);
         let (_turn, sent_body) = loop {
@@ -312,10 +315,13 @@ impl Http {
         headers.insert(SCENARIO_HEADER, HeaderValue::from_str(self.transcript.id())?);
         let mut recorded_headers = request.headers.clone();
         recorded_headers.push((SCENARIO_HEADER.into(), self.transcript.id().to_string()));
-        if let Some(cookie) = self.cookie_header(&request.url)
-            && !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
-                recorded_headers.push(("cookie".into(), cookie));
-            }
+        // A Cookie header the request carries itself (a scenario replaying one) replaces the jar's.
+        if let Some(cookie) = self.cookie_header(&addressed)
+            && !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        {
+            headers.insert(reqwest::header::COOKIE, HeaderValue::from_str(&cookie)?);
+            recorded_headers.push(("cookie".into(), cookie));
+        }
         let mut builder = self.client.request(request.method.clone(), request.url.clone()).headers(headers);
         builder = match &sent_body {
             Body::Empty => builder,
@@ -343,6 +349,10 @@ impl Http {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
+        if let Some(jar) = &self.jar {
+            use reqwest::cookie::CookieStore as _;
+            jar.set_cookies(&mut headers.get_all(reqwest::header::SET_COOKIE).iter(), &addressed);
+        }
         let body = response.bytes().await.map_err(|e| anyhow::anyhow!("reading the response body failed: {e}"))?.to_vec();
         // Kratos has answered: the next request may go, while this one is looked at.
         drop(_turn);

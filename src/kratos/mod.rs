@@ -764,21 +764,30 @@ impl Instances {
         let host = crate::net::names::production_host(config);
         let lb_port = free_port()?;
         let public_base = Url::parse(&format!("https://{host}:{lb_port}/")).expect("a host and port make a URL");
+        let fault = self.settings.fault;
+        let count = self.settings.replicas;
+        // What Kratos is told its public address is: the proxy's.
+        let mut told_base = public_base.clone();
+        if fault == Some(production::Fault::HttpBaseUrl) {
+            told_base.set_scheme("http").expect("https and http are both special schemes");
+        }
         let replica_launch = |index: usize| {
             let mut launch = launch.clone();
             launch.name = format!("{}/{}", spec.name(), index + 1);
             launch.env.extend(launch.replica_env.get(index).cloned().unwrap_or_default());
+            if fault == Some(production::Fault::ReplicaCookieSecret) && index + 1 == count {
+                launch.env.push(overrides::Override { name: "SECRETS_COOKIE".into(), value: r#"["a-cookie-secret-of-the-last-replica-alone"]"#.into() });
+            }
             launch
         };
         let endpoint = |public_port: u16, admin_port: u16| Endpoint {
             public_port,
             admin_port,
-            public_base: public_base.clone(),
+            public_base: told_base.clone(),
             admin_base: Url::parse(&format!("http://127.0.0.1:{admin_port}/")).expect("a port makes a URL"),
             dev: false,
             direct_host: "127.0.0.1".into(),
         };
-        let count = self.settings.replicas;
         let first = self.start_replica(runner, &replica_launch(0), migrate, timeout, endpoint).await?;
         let others = futures::future::join_all((1..count).map(|i| {
             let launch = replica_launch(i);
@@ -800,7 +809,13 @@ impl Instances {
         let stop_all = |replicas: Vec<Replica>| async move {
             futures::future::join_all(replicas.iter().map(Replica::stop)).await;
         };
-        let mut layout = proxy::Layout { host: host.clone(), port: lb_port, replicas: Vec::new(), forwarding: launch.forwarding.clone() };
+        let mut forwarding = launch.forwarding.clone();
+        match fault {
+            Some(production::Fault::NoForwardedProto) => forwarding.proto = false,
+            Some(production::Fault::NoForwardedHost) => forwarding.host = false,
+            _ => {}
+        }
+        let mut layout = proxy::Layout { host: host.clone(), port: lb_port, replicas: Vec::new(), forwarding };
         for replica in &replicas {
             let port = replica.public_url.port().expect("a replica's own URL has its port");
             layout.replicas.push((std::net::SocketAddr::from(([127, 0, 0, 1], port)), free_port()?));

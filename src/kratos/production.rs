@@ -12,6 +12,37 @@ use crate::net::authority::{Authority, Validity};
 
 use super::SetupError;
 
+/// A misconfiguration the suite's own tests give the production topology on
+/// purpose (`KRATOS_SELF_TEST_FAULT`), to see the run refuse it in its first
+/// lines ([`crate::preflight`]). Not for verifying a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The last replica gets a `secrets.cookie` of its own.
+    ReplicaCookieSecret,
+    /// `serve.public.base_url` is the proxy's address on `http://`.
+    HttpBaseUrl,
+    /// The proxy does not send `X-Forwarded-Proto`.
+    NoForwardedProto,
+    /// The proxy sends neither the client's `Host` nor `X-Forwarded-Host`.
+    NoForwardedHost,
+}
+
+impl Fault {
+    const ALL: [(&'static str, Fault); 4] = [
+        ("replica-cookie-secret", Fault::ReplicaCookieSecret),
+        ("http-base-url", Fault::HttpBaseUrl),
+        ("no-forwarded-proto", Fault::NoForwardedProto),
+        ("no-forwarded-host", Fault::NoForwardedHost),
+    ];
+
+    pub fn parse(value: &str) -> Result<Fault, String> {
+        Self::ALL.iter().find(|(name, _)| *name == value).map(|(_, fault)| *fault).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|(name, _)| *name).collect();
+            format!("KRATOS_SELF_TEST_FAULT={value} is not one of: {}", names.join(", "))
+        })
+    }
+}
+
 pub struct Production {
     pub authority: Authority,
     /// `production/<run id>/`: `ca.pem`, `certificates/`, `proxies/<instance>/`.

@@ -97,6 +97,9 @@ pub struct Settings {
     /// `TESTCONTAINERS_COMMAND=keep`: the run leaves its containers running, marked
     /// kept so that no later run removes them (`remove`, the default: it removes them).
     pub keep_containers: bool,
+    /// `KRATOS_SELF_TEST_FAULT`: a misconfiguration the suite's own tests
+    /// give the production topology on purpose.
+    pub fault: Option<super::production::Fault>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +203,13 @@ impl Settings {
             topology,
             replicas,
             ca_cert,
+            fault: match var("KRATOS_SELF_TEST_FAULT") {
+                None => None,
+                Some(_) if topology != Topology::Production => {
+                    return Err(SetupError::Config("KRATOS_SELF_TEST_FAULT is for the suite's own tests of KRATOS_TOPOLOGY=production; unset it".into()));
+                }
+                Some(v) => Some(super::production::Fault::parse(&v).map_err(SetupError::Config)?),
+            },
             // testcontainers reads it too (and fails on other values when a container starts).
             keep_containers: match var("TESTCONTAINERS_COMMAND").as_deref() {
                 None | Some("remove") => false,

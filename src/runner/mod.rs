@@ -98,11 +98,34 @@ async fn run(settings: Settings) -> ExitCode {
         return ExitCode::from(2);
     }
     plan.finalize(instances);
+    // What would break every user, before any scenario fails of it.
+    let findings: Vec<crate::preflight::Finding> =
+        futures::future::join_all(instances.started().iter().map(crate::preflight::probe)).await.into_iter().flatten().collect();
+    let misconfigured: Vec<&String> = findings
+        .iter()
+        .filter_map(|f| match f {
+            crate::preflight::Finding::Misconfiguration(m) => Some(m),
+            crate::preflight::Finding::Note(_) => None,
+        })
+        .collect();
+    if !misconfigured.is_empty() {
+        shut_down(instances).await;
+        for problem in &misconfigured {
+            eprintln!("{}", crate::redact::text(&format!("kratos-conformance: ✘ misconfiguration: {problem}")));
+        }
+        eprintln!("kratos-conformance: no scenario ran: the deployment has {} misconfiguration(s) that break every user (above)", misconfigured.len());
+        return ExitCode::from(2);
+    }
     if plan.needs_browser() {
         crate::browser::warm_up();
     }
     let ready_at = wall.elapsed();
     print_deployment(instances, &plan);
+    for finding in &findings {
+        if let crate::preflight::Finding::Note(note) = finding {
+            eprintln!("{}", crate::redact::text(&format!("kratos-conformance: note: {note}")));
+        }
+    }
     let only_smoke = plan.only_smoke_applies(&selection);
 
     let reports = report_dir();

@@ -1,0 +1,210 @@
+//! Misconfigurations that production makes possible, looked for on each
+//! instance before the first scenario. Each breaks every user of the
+//! deployment in the same way, so it fails the run at once, in its first
+//! lines, with what users will see and what to change; the scenarios would
+//! otherwise fail one by one, each for a reason that names none of it.
+//!
+//! - replicas whose cookie secrets differ (a session made on one is refused by
+//!   the other: the login loop teams report with two replicas and one);
+//! - `serve.public.base_url` on `http://` where clients reach Kratos over HTTPS;
+//! - a proxy that does not forward `X-Forwarded-Proto` (or `Host`);
+//! - a cookie `Domain` that covers neither Kratos' public host nor the UI's;
+//! - `SameSite=None` on a session cookie Kratos sends without `Secure`.
+//!
+//! Not looked for: replicas whose `secrets.cipher` differ. In a deployment of
+//! passwords and TOTP nothing is encrypted with it (OIDC tokens are), so no
+//! request of the suite can tell.
+
+use std::sync::Arc;
+
+use crate::client::{Client, ClientKind, Exchange, FlowKind, Transcript};
+use crate::deployment::Deployment;
+use crate::identity::{AdminApi, Person};
+use crate::kratos::Kratos;
+
+/// What the run does with a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The deployment breaks its users: the run fails.
+    Misconfiguration(String),
+    /// Something the suite's own way of running Kratos brings about (the dev
+    /// topology's `--dev`), or a check that could not be made: said, not failed.
+    Note(String),
+}
+
+/// Every finding on `kratos`, each naming the instance.
+pub async fn probe(kratos: &Arc<Kratos>) -> Vec<Finding> {
+    let deployment = &kratos.deployment;
+    let mut findings: Vec<Finding> = cookie_domain(deployment).into_iter().map(Finding::Misconfiguration).collect();
+    if let Some(problem) = same_site_none_without_secure(deployment) {
+        findings.push(if suite_chose_dev(kratos) {
+            Finding::Note(format!("{problem} (here the suite's dev topology runs Kratos with --dev; KRATOS_TOPOLOGY=production runs it as production does)"))
+        } else {
+            Finding::Misconfiguration(problem)
+        });
+    }
+    if kratos.public_url.scheme() == "https" {
+        findings.extend(addresses_over_https(kratos).await);
+    }
+    if kratos.replicas.len() >= 2 {
+        findings.extend(cookie_secrets_shared(kratos).await);
+    }
+    findings
+        .into_iter()
+        .map(|f| match f {
+            Finding::Misconfiguration(m) => Finding::Misconfiguration(format!("{}: {m}", kratos.name)),
+            Finding::Note(m) => Finding::Note(format!("{}: {m}", kratos.name)),
+        })
+        .collect()
+}
+
+/// The suite started this Kratos with `--dev` itself (not a team's choice).
+fn suite_chose_dev(kratos: &Kratos) -> bool {
+    kratos.backend != crate::kratos::Backend::External && kratos.deployment.dev
+}
+
+/// Whether a cookie with `Domain=domain` is sent to `host` (RFC 6265 5.1.3).
+pub fn domain_matches(domain: &str, host: &str) -> bool {
+    let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
+/// A configured cookie domain must cover Kratos' public host (or browsers
+/// refuse the cookie) and the UI's (or a UI that reads the session with the
+/// request's cookies sees nobody signed in).
+pub fn cookie_domain(deployment: &Deployment) -> Vec<String> {
+    let mut problems = Vec::new();
+    let cookies = [("session.cookie.domain", deployment.session_cookie.domain.as_deref()), ("cookies.domain", deployment.csrf_cookie.domain.as_deref())];
+    let public_host = deployment.public_base_url.host_str().unwrap_or_default().to_string();
+    for (key, domain) in cookies {
+        let Some(domain) = domain.filter(|d| !d.is_empty()) else { continue };
+        if !domain_matches(domain, &public_host) {
+            problems.push(format!(
+                "{key} is {domain}, and Kratos' public host is {public_host} (serve.public.base_url): browsers refuse every cookie Kratos sets with that Domain, so nobody keeps a session or passes a CSRF check; set {key} to {public_host} or a parent domain of it"
+            ));
+            continue;
+        }
+        let ui = &deployment.ui;
+        for (what, url) in [("login UI", &ui.login), ("settings UI", &ui.settings), ("error UI", &ui.error)] {
+            let Some(ui_host) = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)) else { continue };
+            if !domain_matches(domain, &ui_host) {
+                problems.push(format!(
+                    "{key} is {domain}, and the {what} is at {ui_host} ({url}): browsers never send Kratos' cookies to the UI, so a UI that reads the session or the flow with the request's cookies sees nobody signed in and fails its CSRF checks; set {key} to a domain both are under"
+                ));
+                break;
+            }
+        }
+    }
+    problems
+}
+
+/// Kratos sends the session cookie with the configured `SameSite`, and with
+/// `Secure` only outside `--dev`; browsers refuse `SameSite=None` without it.
+pub fn same_site_none_without_secure(deployment: &Deployment) -> Option<String> {
+    (deployment.dev && deployment.session_cookie.same_site.eq_ignore_ascii_case("none")).then(|| {
+        format!(
+            "session.cookie.same_site is None, and Kratos runs with --dev, which sends the session cookie ({}) without Secure: browsers refuse a SameSite=None cookie that is not Secure, so no browser keeps a session; run Kratos without --dev (over HTTPS), or use SameSite=Lax",
+            deployment.session_cookie.name
+        )
+    })
+}
+
+/// Where clients reach Kratos over HTTPS: `ui.action` (from
+/// `serve.public.base_url`) and the flow's `request_url` (from
+/// `X-Forwarded-Proto` and `Host`) must be on that HTTPS address too.
+async fn addresses_over_https(kratos: &Arc<Kratos>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let client = Client::new(ClientKind::Spa, Arc::clone(kratos), Transcript::default());
+    let started = match client.start_flow(FlowKind::Login, &[]).await {
+        Ok(started) if started.status.as_u16() == 200 => started,
+        Ok(other) => return vec![Finding::Note(format!("could not check the addresses Kratos builds: a login flow answered {}", other.status))],
+        Err(e) => return vec![Finding::Note(format!("could not check the addresses Kratos builds: {}", crate::redact::text(&e.to_string())))],
+    };
+    let flow = started.json().unwrap_or_default();
+    let public = &kratos.public_url;
+    if let Some(action) = flow.pointer("/ui/action").and_then(|a| a.as_str())
+        && action.starts_with("http://")
+    {
+        findings.push(Finding::Misconfiguration(format!(
+            "clients reach Kratos at {public}, and it builds ui.action and its redirects on plain HTTP ({action}): serve.public.base_url is not the https:// address, so every form and redirect leaves HTTPS (and the CSRF cookie's name is made from the other URL); set serve.public.base_url to {public}"
+        )));
+    }
+    if let Some(request_url) = flow.get("request_url").and_then(|u| u.as_str()).and_then(|u| url::Url::parse(u).ok()) {
+        if request_url.scheme() != "https" {
+            findings.push(Finding::Misconfiguration(format!(
+                "Kratos records a login flow requested at {public} as {request_url}: the proxy in front of it does not send X-Forwarded-Proto: https, so Kratos takes every request for plain HTTP (a flow's request_url is where a step-up returns the browser to, and what its return_to is read from); forward it (nginx: proxy_set_header X-Forwarded-Proto $scheme)"
+            )));
+        } else if request_url.host_str() != public.host_str() || request_url.port_or_known_default() != public.port_or_known_default() {
+            findings.push(Finding::Misconfiguration(format!(
+                "Kratos records a login flow requested at {public} as {request_url}: the proxy in front of it does not forward the client's Host (or X-Forwarded-Host), so Kratos records a host the browser cannot reach (a flow's request_url is where a step-up returns the browser to); forward it (nginx: proxy_set_header Host $http_host)"
+            )));
+        }
+    }
+    findings
+}
+
+/// A session made on the first replica, shown to every other: refused where
+/// their `secrets.cookie` (or `secrets.default`) differ, which Kratos does
+/// not warn about (an unset secret is a random one per process outside
+/// `--dev`).
+async fn cookie_secrets_shared(kratos: &Arc<Kratos>) -> Vec<Finding> {
+    let deployment = &kratos.deployment;
+    let cannot = |why: String| vec![Finding::Note(format!("could not check that its replicas share their cookie secrets: {}", crate::redact::text(&why)))];
+    if !deployment.methods.password {
+        return cannot("the password method is off".into());
+    }
+    let transcript = Transcript::default();
+    let admin = AdminApi::new(Arc::clone(kratos), transcript.clone());
+    let schema = deployment.default_schema();
+    let person = match Person::generate(deployment, schema) {
+        Ok(person) => person,
+        Err(e) => return cannot(e.to_string()),
+    };
+    let created = match admin.create(&person, &schema.id).await {
+        Ok(created) if created.status.as_u16() == 201 => created,
+        Ok(other) => return cannot(format!("the admin API answered {} to creating an identity", other.status)),
+        Err(e) => return cannot(e.to_string()),
+    };
+    let id = created.json().ok().and_then(|b| b["id"].as_str().map(str::to_string)).unwrap_or_default();
+    let findings = compare_replicas(kratos, &person, transcript).await.unwrap_or_else(|e| cannot(format!("{e:#}")));
+    let _ = admin.delete(&id).await;
+    findings
+}
+
+async fn compare_replicas(kratos: &Arc<Kratos>, person: &Person, transcript: Transcript) -> anyhow::Result<Vec<Finding>> {
+    let mut spa = Client::new(ClientKind::Spa, Arc::clone(kratos), transcript);
+    spa.send_to_replica(Some(1))?;
+    let flow = spa.start_and_load(FlowKind::Login, &[]).await?;
+    let identifier = person.identifiers.first().map(|i| i.value.clone()).ok_or_else(|| anyhow::anyhow!("the schema has no password identifier"))?;
+    let signed_in: Exchange = spa.submit_flow(&flow, serde_json::json!({ "method": "password", "identifier": identifier, "password": person.password })).await?;
+    if signed_in.status.as_u16() != 200 {
+        anyhow::bail!("the password login on replica 1 answered {}", signed_in.status);
+    }
+    let mut findings = Vec::new();
+    for number in 2..=kratos.replicas.len() {
+        spa.send_to_replica(Some(number))?;
+        let whoami = spa.whoami().await?;
+        if whoami.status.as_u16() == 401 {
+            findings.push(Finding::Misconfiguration(format!(
+                "a session made on replica 1 is rejected by replica {number} ({}): their cookie secrets differ (secrets.cookie, else secrets.default; one left unset chooses its own at random outside --dev), so users are signed out whenever the proxy sends them to another replica; give every replica the same secrets",
+                kratos.replicas[number - 1].public_url
+            )));
+        }
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cookie_domain_covers_its_host_and_the_hosts_under_it() {
+        assert!(domain_matches("example.com", "example.com"));
+        assert!(domain_matches(".example.com", "auth.example.com"));
+        assert!(domain_matches("Example.com", "app.EXAMPLE.com"));
+        assert!(!domain_matches("example.com", "badexample.com"));
+        assert!(!domain_matches("auth.example.com", "app.example.com"));
+    }
+}
