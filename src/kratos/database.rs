@@ -79,6 +79,19 @@ impl Postgres {
     pub async fn start(root: &Path, run_id: &str) -> Result<Postgres, SetupError> {
         let bin = bin_dir()?;
         let user = server_user()?;
+        // The server (as the postgres user) and Kratos in containers (another
+        // uid) must reach the cluster's folder and socket; a clone in a folder
+        // closed to others (a home folder, `mktemp -d`) cannot give them that,
+        // so the cluster goes to the system's temporary folder instead.
+        let fallback;
+        let root = if closed_to_others(root).is_some() {
+            fallback = std::env::temp_dir().join("kratos-conformance-postgres");
+            std::fs::create_dir_all(&fallback).map_err(|e| fail(format!("cannot create {}: {e}", fallback.display())))?;
+            set_mode(&fallback, 0o711)?;
+            fallback.as_path()
+        } else {
+            root
+        };
         for removed in remove_stale(root) {
             eprintln!("kratos-conformance: removed the PostgreSQL folder {} of a run that is gone", removed.display());
         }
@@ -306,19 +319,25 @@ fn chown_all(dir: &Path, uid: u32, gid: u32) -> Result<(), SetupError> {
     }
     // The server user must be able to reach its folder; the suite does not
     // change the permissions of folders it did not make.
-    let mut parent = dir.parent();
-    while let Some(p) = parent {
-        use std::os::unix::fs::PermissionsExt as _;
-        if std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 == 0) {
-            return Err(fail(format!(
-                "the postgres user cannot reach {}: {} is closed to others (chmod o+x it, or set KRATOS_REPORT_DIR to a folder it can reach)",
-                dir.display(),
-                p.display()
-            )));
-        }
-        parent = p.parent();
+    if let Some(closed) = dir.parent().and_then(closed_to_others) {
+        return Err(fail(format!(
+            "the postgres user cannot reach {}: {} is closed to others (chmod o+x it, or set KRATOS_REPORT_DIR to a folder it can reach)",
+            dir.display(),
+            closed.display()
+        )));
     }
     Ok(())
+}
+
+/// The first of `path` and the folders above it that others may not pass
+/// through (no `o+x`); `None` where all of them are open. A folder not made
+/// yet is judged by the first one above it that exists.
+fn closed_to_others(path: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.ancestors()
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| (p, m)))
+        .find(|(_, m)| m.permissions().mode() & 0o001 == 0)
+        .map(|(p, _)| p.to_path_buf())
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), SetupError> {
