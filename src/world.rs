@@ -198,24 +198,27 @@ impl ConformanceWorld {
     /// Kills replica `number` (a replica the suite started), once no other
     /// scenario addresses one.
     pub async fn kill_replica(&mut self, number: usize) -> Result<()> {
+        let kratos = self.hold_replicas_alone().await?;
+        kratos.kill_replica(number).await.map_err(|e| anyhow!(e))?;
+        self.killed_replicas.push(number);
+        Ok(())
+    }
+
+    /// Holds the instance's replicas alone (no other scenario addresses one),
+    /// for a step that kills or restarts one.
+    async fn hold_replicas_alone(&mut self) -> Result<Arc<Kratos>> {
         let kratos = self.kratos().await?;
         if !matches!(self.replica_hold, Some(kratos::replica::Hold::Exclusive(_))) {
             // Its own shared hold would keep the exclusive one waiting forever.
             self.replica_hold = None;
             self.replica_hold = Some(kratos.hold_replicas(true).await.map_err(|e| anyhow!(e))?);
         }
-        kratos.kill_replica(number).await.map_err(|e| anyhow!(e))?;
-        self.killed_replicas.push(number);
-        Ok(())
+        Ok(kratos)
     }
 
     /// Starts replica `number` again, as it was started, and waits for it.
     pub async fn restart_replica(&mut self, number: usize) -> Result<std::time::Duration> {
-        let kratos = self.kratos().await?;
-        if !matches!(self.replica_hold, Some(kratos::replica::Hold::Exclusive(_))) {
-            self.replica_hold = None;
-            self.replica_hold = Some(kratos.hold_replicas(true).await.map_err(|e| anyhow!(e))?);
-        }
+        let kratos = self.hold_replicas_alone().await?;
         let timeout = kratos::instances().settings.startup_timeout;
         let took = kratos.replica(number).map_err(|e| anyhow!(e))?.restart(timeout).await.map_err(|e| anyhow!(e))?;
         self.killed_replicas.retain(|n| *n != number);
