@@ -21,6 +21,7 @@ Feature: A deployment of several replicas behind a TLS-terminating proxy
   @needs:replicas
   Rule: Flows and sessions move between replicas
 
+    @whoami:highest_available
     Scenario Outline: A <client> client's login started on one replica is finished on another
       Given an identity with a password and a paired authenticator app
       And a <client> client
@@ -41,6 +42,28 @@ Feature: A deployment of several replicas behind a TLS-terminating proxy
         | browser | 303 to "self-service/login/browser?aal=aal2" on the public API                   | 303 to the return URL after login                                                        |
         | SPA     | 422 with the error browser_location_change_required, redirecting to the AAL2 login | 200 with a session and no token, continuing with a redirect to the return URL after login |
         | native  | 200 with a session and a session token                                           | 200 with a session and the same session token, continuing with nothing                   |
+
+    @whoami:aal1
+    Scenario Outline: A <client> client's login started on one replica is upgraded to AAL2 on another
+      Given an identity with a password and a paired authenticator app
+      And a <client> client
+      When the requests go to replica 1
+      And it starts a login flow
+      And the requests go to replica 2
+      And it submits the identifier and the password
+      Then Kratos answers <password answer>
+      And the client has a session at "aal1" with the methods "password"
+      When it starts a login flow with "aal=aal2"
+      And the requests go to replica 1
+      And it submits the TOTP code of the current step
+      Then the client has a session at "aal2" with the methods "password, totp"
+      And the proxy sent its requests to replica 1 and to replica 2
+
+      Examples:
+        | client  | password answer                                                                       |
+        | browser | 303 to the return URL after login                                                     |
+        | SPA     | 200 with a session and no token, continuing with a redirect to the return URL after login |
+        | native  | 200 with a session and a session token, continuing with nothing                       |
 
     Scenario Outline: A <client> client's session made on one replica is accepted by every replica
       Given an identity with a password and a paired authenticator app
@@ -95,6 +118,67 @@ Feature: A deployment of several replicas behind a TLS-terminating proxy
       And it submits the TOTP code of the current step
       Then Kratos answers 303 to the return URL after login
       And every replica accepts the client's session at "aal2" with the methods "password, totp"
+
+  # A rolling update changes one replica after the other. Rotating the cookie
+  # secret so, the replicas already rotated sign with the new secret, which the
+  # others cannot read yet: for the users the proxy sends there, the session is
+  # gone until every replica has the new secret after the old one.
+  @needs:cookie-secret-rotation @needs:own-replicas
+  Rule: While the cookie secret rolls out, a replica not rotated yet cannot read the cookies of one rotated
+
+    Scenario Outline: A <client> client signed in at a replica not rotated yet is accepted by every replica
+      Given an identity with a password
+      And the cookie secret is rolling out: replica 1 rotated, the other replicas not yet
+      And the requests go to replica 2
+      And a <client> client signed in with the password
+      Then every replica accepts the client's session at "aal1" with the methods "password"
+
+      Examples:
+        | client  |
+        | browser |
+        | SPA     |
+
+    Scenario Outline: A <client> client signed in at a rotated replica has no session at one not rotated yet
+      Given an identity with a password
+      And the cookie secret is rolling out: replica 1 rotated, the other replicas not yet
+      And the requests go to replica 1
+      And a <client> client signed in with the password
+      When the requests go to replica 2
+      And it asks whoami
+      Then Kratos answers 401 with an error without id, whose reason is "No valid session credentials found in the request."
+      When the requests go to replica 1
+      And it asks whoami
+      Then Kratos answers 200 with the client's session
+
+      Examples:
+        | client  |
+        | browser |
+        | SPA     |
+
+    Scenario Outline: A <client> client whose password step was at a rotated replica cannot start its TOTP step at one not rotated yet
+      Given an identity with a password and a paired authenticator app
+      And the cookie secret is rolling out: replica 1 rotated, the other replicas not yet
+      And the requests go to replica 1
+      And a <client> client that has completed the password step
+      When the requests go to replica 2
+      And it starts a login flow with "aal=aal2"
+      Then Kratos answers <refused>
+      When the requests go to replica 1
+      And it starts a login flow with "aal=aal2"
+      And it submits the TOTP code of the current step
+      Then the client has a session at "aal2" with the methods "password, totp"
+
+      Examples:
+        | client  | refused                                                                                                                  |
+        | browser | 303 to the error UI for session_aal1_required                                                                            |
+        | SPA     | 401 with the error session_aal1_required, because "You can not requested a higher AAL (AAL2/AAL3) without an active session." |
+
+    Scenario: A native app's session token made at a rotated replica is accepted by every replica
+      Given an identity with a password
+      And the cookie secret is rolling out: replica 1 rotated, the other replicas not yet
+      And the requests go to replica 1
+      And a native client signed in with the password
+      Then every replica accepts the client's session at "aal1" with the methods "password"
 
   Rule: Kratos builds the URLs a client sees from what the proxy forwards
 

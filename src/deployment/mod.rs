@@ -110,10 +110,25 @@ pub enum CookieSecrets {
     Rotated,
     /// The new secret alone.
     Retired,
+    /// The rotation half rolled out over one instance's replicas: the first
+    /// has the [`CookieSecrets::Rotated`] secrets, the others still the
+    /// [`CookieSecrets::Before`] ones, as during a rolling update. Only where
+    /// the suite starts replicas (the production topology).
+    RollingOut,
 }
 
 impl CookieSecrets {
     pub const AFTER: [CookieSecrets; 2] = [CookieSecrets::Rotated, CookieSecrets::Retired];
+
+    /// `secrets.cookie` of replica `index` (0-based) of an instance at this
+    /// stage: the same for all but a rotation rolling out, whose replicas
+    /// after the first are not rotated yet.
+    pub fn replica_secrets(self, base: &RawConfig, index: usize) -> Vec<String> {
+        match self {
+            CookieSecrets::RollingOut if index > 0 => CookieSecrets::Before.secrets(base),
+            stage => stage.secrets(base),
+        }
+    }
 
     /// `secrets.cookie` at this stage, for the configuration `base`.
     pub fn secrets(self, base: &RawConfig) -> Vec<String> {
@@ -140,7 +155,7 @@ impl CookieSecrets {
         old.iter().for_each(|s| crate::redact::register(s.clone()));
         match self {
             CookieSecrets::Before => old,
-            CookieSecrets::Rotated => std::iter::once(made_new.clone()).chain(old).collect(),
+            CookieSecrets::Rotated | CookieSecrets::RollingOut => std::iter::once(made_new.clone()).chain(old).collect(),
             CookieSecrets::Retired => vec![made_new.clone()],
         }
     }
@@ -227,6 +242,7 @@ impl Derivation {
             Derivation::CookieSecret(CookieSecrets::Before) => "cookie-secret",
             Derivation::CookieSecret(CookieSecrets::Rotated) => "cookie-secret-rotated",
             Derivation::CookieSecret(CookieSecrets::Retired) => "cookie-secret-retired",
+            Derivation::CookieSecret(CookieSecrets::RollingOut) => "cookie-secret-rolling-out",
         }
     }
 
@@ -249,6 +265,9 @@ impl Derivation {
             }
             Derivation::CookieSecret(CookieSecrets::Rotated) => "secrets.cookie rotated: a new secret first, the configured ones after it".into(),
             Derivation::CookieSecret(CookieSecrets::Retired) => "secrets.cookie: the new secret alone, the configured ones retired".into(),
+            Derivation::CookieSecret(CookieSecrets::RollingOut) => {
+                "secrets.cookie rotated on replica 1 only (a new secret first, the configured ones after it); the other replicas still have the configured ones alone".into()
+            }
         }
     }
 }

@@ -579,7 +579,13 @@ impl Instances {
         let launch = Launch::new(&self.config_dir, spec, &schemas);
         let before = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
         let before = self.register(spec, before).await;
-        let after = CookieSecrets::AFTER.map(|stage| {
+        // Where the suite starts replicas, a fourth stage has the rotation
+        // half rolled out over them.
+        let mut stages = CookieSecrets::AFTER.to_vec();
+        if self.production.is_some() && self.settings.replicas >= 2 {
+            stages.push(CookieSecrets::RollingOut);
+        }
+        let after = stages.into_iter().map(|stage| {
             let storage = &storage;
             let gate = Arc::clone(&before.gate);
             async move {
@@ -587,6 +593,15 @@ impl Instances {
                 let (config, schemas) = self.config_of(&sibling).await?;
                 let mut launch = Launch::new(&self.config_dir, &sibling, &schemas);
                 launch.migrated = true;
+                if stage == CookieSecrets::RollingOut {
+                    let base = self.config_dir.load(sibling.variant.as_deref())?;
+                    launch.replica_env = (0..self.settings.replicas)
+                        .map(|index| {
+                            let secrets = serde_json::to_string(&stage.replica_secrets(&base, index)).expect("strings serialize");
+                            vec![overrides::Override { name: "SECRETS_COOKIE".into(), value: secrets }]
+                        })
+                        .collect();
+                }
                 let mut kratos = self.start_own(&self.config_dir, &sibling, launch, storage, config, schemas, timeout).await?;
                 kratos.gate = gate;
                 self.register(&sibling, kratos).await;
@@ -774,10 +789,13 @@ impl Instances {
         let replica_launch = |index: usize| {
             let mut launch = launch.clone();
             launch.name = format!("{}/{}", spec.name(), index + 1);
-            launch.env.extend(launch.replica_env.get(index).cloned().unwrap_or_default());
+            let mut own = launch.replica_env.get(index).cloned().unwrap_or_default();
             if fault == Some(production::Fault::ReplicaCookieSecret) && index + 1 == count {
-                launch.env.push(overrides::Override { name: "SECRETS_COOKIE".into(), value: r#"["a-cookie-secret-of-the-last-replica-alone"]"#.into() });
+                own.push(overrides::Override { name: "SECRETS_COOKIE".into(), value: r#"["a-cookie-secret-of-the-last-replica-alone"]"#.into() });
             }
+            // A replica's own value replaces the instance's, never sits beside it.
+            launch.env.retain(|o| !own.iter().any(|mine| mine.name == o.name));
+            launch.env.extend(own);
             launch
         };
         let endpoint = |public_port: u16, admin_port: u16| Endpoint {

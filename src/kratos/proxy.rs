@@ -134,6 +134,11 @@ impl Layout {
     }
 }
 
+/// How long the suite waits for nginx to log a request whose answer the
+/// client already has: nginx logs at the end of the request, in the same
+/// worker, so anything near this bound means nginx is stuck, not slow.
+pub const LOG_LINE_BOUND: Duration = Duration::from_secs(2);
+
 /// A running nginx in front of one instance's replicas.
 pub struct Proxy {
     pub layout: Layout,
@@ -235,6 +240,22 @@ impl Proxy {
                 self.layout.replicas.iter().position(|(address, _)| address.to_string() == answered).map(|i| i + 1)
             })
             .collect()
+    }
+
+    /// [`Self::replicas_that_answered`] once `done` holds of it. nginx writes
+    /// a request's log line when it has finished the request, which can be
+    /// after the client read the answer: the line is waited for, up to
+    /// [`LOG_LINE_BOUND`] (on this machine it comes within a millisecond or
+    /// two), and whatever is there then is returned for the caller to judge.
+    pub async fn replicas_that_answered_once(&self, scenario: &str, done: impl Fn(&[usize]) -> bool) -> Vec<usize> {
+        let started = std::time::Instant::now();
+        loop {
+            let answered = self.replicas_that_answered(scenario);
+            if done(&answered) || started.elapsed() > LOG_LINE_BOUND {
+                return answered;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     pub async fn stop(&self) {

@@ -67,6 +67,12 @@ async fn cookie_secret_retired(world: &mut ConformanceWorld) -> Result<()> {
     world.turn_to_cookie_secret_stage(CookieSecrets::Retired).await
 }
 
+#[given("the cookie secret is rolling out: replica 1 rotated, the other replicas not yet")]
+#[when("the cookie secret is rolling out: replica 1 rotated, the other replicas not yet")]
+async fn cookie_secret_rolling_out(world: &mut ConformanceWorld) -> Result<()> {
+    world.turn_to_cookie_secret_stage(CookieSecrets::RollingOut).await
+}
+
 #[when("its next request goes to an instance not rotated yet, with the old cookie secret alone")]
 async fn cookie_secret_not_rotated(world: &mut ConformanceWorld) -> Result<()> {
     world.turn_to_cookie_secret_stage(CookieSecrets::Before).await
