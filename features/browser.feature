@@ -80,6 +80,47 @@ Feature: Login in a real browser: an SPA on its own origin, CORS, cookies and th
       When the SPA submits the identifier and the password
       Then the SPA reads 403 with the error security_csrf_violation
 
+  # An SPA on another site than Kratos gets Kratos' cookies only where they are
+  # SameSite=None (which takes Secure, so HTTPS and no --dev) and the browser
+  # allows third-party cookies, as Chrome does outside a private window.
+  Rule: An SPA on another site needs Kratos' cookies SameSite=None, and a browser that allows third-party cookies
+
+    @needs:cross-site-cookies @whoami:highest_available
+    Scenario: With SameSite=None, an SPA on another site logs in with the password and a TOTP code
+      Given an identity with a password and a paired authenticator app
+      And the SPA in a browser that allows third-party cookies, on another site than Kratos, on an origin the deployment's CORS allows
+      When the SPA starts a login flow
+      Then the SPA reads 200 with the flow
+      And the browser keeps the CSRF cookie for Kratos as the deployment configures it
+      When the SPA submits the identifier and the password
+      Then the SPA reads 422 with the error browser_location_change_required, redirecting to the AAL2 login
+      And the browser keeps the session cookie for Kratos as the deployment configures it
+      When the SPA starts a login flow for AAL2
+      And the SPA submits the TOTP code of the current step
+      Then the SPA reads 200 with a session at "aal2" with the methods "password, totp"
+      When the SPA asks whoami
+      Then the SPA reads 200 with a session at "aal2" with the methods "password, totp"
+
+    @needs:cross-site-cookies
+    Scenario: With SameSite=None, an SPA on another site in a browser that blocks third-party cookies (a private window) gets none
+      Given an identity with a password and a paired authenticator app
+      And the SPA in a browser, on another site than Kratos, on an origin the deployment's CORS allows
+      When the SPA starts a login flow
+      Then the SPA reads 200 with the flow
+      And the browser did not store the CSRF cookie from another site's request, and says why
+      When the SPA submits the identifier and the password
+      Then the SPA reads 403 with the error security_csrf_violation
+
+    @needs:same-site-lax-or-strict
+    Scenario: With a CSRF cookie SameSite=Lax or Strict, an SPA on another site cannot log in, even where third-party cookies are allowed
+      Given an identity with a password and a paired authenticator app
+      And the SPA in a browser that allows third-party cookies, on another site than Kratos, on an origin the deployment's CORS allows
+      When the SPA starts a login flow
+      Then the SPA reads 200 with the flow
+      And the browser did not store the CSRF cookie from another site's request, because of its SameSite
+      When the SPA submits the identifier and the password
+      Then the SPA reads 403 with the error security_csrf_violation
+
   @login-style:unified
   Rule: The browser flow in a browser: the login UI renders ui.nodes, the browser posts the form and follows Kratos' redirects
 

@@ -13,7 +13,8 @@
 #   3. PostgreSQL's server from Debian's packages, where it is missing: cargo test runs the suite on
 #      PostgreSQL too (tests/postgres.rs; each run starts a private server of its own).
 #   4. A real browser for the @real-browser scenarios: Debian's chromium (headless; the
-#      suite drives it over the DevTools protocol, so no chromedriver is needed).
+#      suite drives it over the DevTools protocol, so no chromedriver is needed), and NSS's certutil
+#      (libnss3-tools), which puts the CA a run trusts into the browser's own certificate database.
 #   5. The reverse proxy of the production topology (KRATOS_TOPOLOGY=production, which
 #      tests/production.rs runs): Debian's nginx. The suite starts its own nginx per run
 #      on ports of its own; the package's system service is never started (it would take
@@ -185,6 +186,15 @@ install_browser() {
         say "installed $(chromium --version 2>/dev/null) in $(elapsed "$t")"
     fi
     say "browser: $(chromium --version 2>/dev/null)"
+    # certutil puts the CA a run trusts (its own, or KRATOS_CA_CERT) into the
+    # browser's certificate database, so that HTTPS pages are checked, not waved through.
+    if ! command -v certutil >/dev/null; then
+        command -v apt-get >/dev/null || die "no certutil and no apt-get to install it; install NSS's tools (libnss3-tools)"
+        local t; t=$(seconds)
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends libnss3-tools >/dev/null
+        say "installed certutil (libnss3-tools) for the browser's trust store in $(elapsed "$t")"
+    fi
 }
 
 # --- 5. the reverse proxy of the production topology ------------------------------------

@@ -112,9 +112,15 @@ pub struct ConformanceWorld {
 impl ConformanceWorld {
     /// The scenario's browser, opened on its instance on first use.
     pub async fn browser(&mut self) -> Result<&crate::browser::Session> {
+        self.browser_whose_user(crate::browser::ThirdPartyCookies::Blocked).await
+    }
+
+    /// The scenario's browser, opened in the browser whose user made this
+    /// choice about third-party cookies if it is not open yet.
+    pub async fn browser_whose_user(&mut self, third_party: crate::browser::ThirdPartyCookies) -> Result<&crate::browser::Session> {
         if self.browser.is_none() {
             let kratos = self.kratos().await?;
-            let chromium = crate::browser::chromium().await.map_err(|e| anyhow!("{e}"))?;
+            let chromium = crate::browser::chromium_with(third_party).await.map_err(|e| anyhow!("{e}"))?;
             self.browser = Some(chromium.session(kratos).await?);
         }
         Ok(self.browser.as_ref().expect("opened above"))

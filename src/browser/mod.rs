@@ -73,7 +73,14 @@ pub fn executable() -> Result<PathBuf, String> {
 
 /// Why the scenarios that need a real browser cannot run here, if they cannot.
 pub fn missing() -> Option<String> {
-    executable().err()
+    if let Err(why) = executable() {
+        return Some(why);
+    }
+    // A CA the run trusts must be trusted by the browser too, which takes certutil.
+    if !crate::net::tls::trusted().is_empty() && crate::programs::on_path(&["certutil"], &[]).is_none() {
+        return Some("the browser must trust the run's CA (or KRATOS_CA_CERT), which takes certutil (Debian's libnss3-tools): run scripts/setup.sh, which installs it".into());
+    }
+    None
 }
 
 /// The run's browser.
@@ -87,12 +94,35 @@ pub struct Chromium {
     stderr: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// What the browser's user chose for third-party cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThirdPartyCookies {
+    /// Blocked, as in a private window (Chromium's own default there): the
+    /// run's browser.
+    Blocked,
+    /// Allowed, as Chrome has them outside a private window: a second
+    /// browser, started for the scenarios that need it. (DevTools'
+    /// `Network.setCookieControls` does not lift the block in a browser
+    /// context of its own, which every scenario has.)
+    Allowed,
+}
+
 static CHROMIUM: OnceCell<Result<Arc<Chromium>, String>> = OnceCell::const_new();
+static CHROMIUM_ALLOWING_THIRD_PARTY: OnceCell<Result<Arc<Chromium>, String>> = OnceCell::const_new();
 
 /// The run's browser, started on first use; every later caller gets the same
 /// (or the same reason it could not start).
 pub async fn chromium() -> Result<Arc<Chromium>, String> {
-    CHROMIUM.get_or_init(|| async { Chromium::launch().await.map(Arc::new) }).await.clone()
+    chromium_with(ThirdPartyCookies::Blocked).await
+}
+
+/// The run's browser whose user made this choice, started on first use.
+pub async fn chromium_with(third_party: ThirdPartyCookies) -> Result<Arc<Chromium>, String> {
+    let cell = match third_party {
+        ThirdPartyCookies::Blocked => &CHROMIUM,
+        ThirdPartyCookies::Allowed => &CHROMIUM_ALLOWING_THIRD_PARTY,
+    };
+    cell.get_or_init(|| async move { Chromium::launch(third_party).await.map(Arc::new) }).await.clone()
 }
 
 /// Starts the browser now, beside whatever else starts (the runner calls it
@@ -108,19 +138,35 @@ pub fn warm_up() {
 
 /// Ends the browser, if one was started, and removes its profile.
 pub async fn shutdown() {
-    if let Some(Ok(chromium)) = CHROMIUM.get() {
-        chromium.stop().await;
+    for cell in [&CHROMIUM, &CHROMIUM_ALLOWING_THIRD_PARTY] {
+        if let Some(Ok(chromium)) = cell.get() {
+            chromium.stop().await;
+        }
     }
 }
 
 impl Chromium {
-    async fn launch() -> Result<Chromium, String> {
+    async fn launch(third_party: ThirdPartyCookies) -> Result<Chromium, String> {
         let started = Instant::now();
         let executable = executable()?;
-        let profile = std::env::temp_dir().join(format!("kratos-conformance-chromium-{}", crate::kratos::run_id()));
+        let suffix = if third_party == ThirdPartyCookies::Allowed { "-third-party-allowed" } else { "" };
+        let profile = std::env::temp_dir().join(format!("kratos-conformance-chromium-{}{suffix}", crate::kratos::run_id()));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).map_err(|e| format!("cannot create the browser profile {}: {e}", profile.display()))?;
+        if third_party == ThirdPartyCookies::Allowed {
+            // The user's setting "allow third-party cookies" (its cookie
+            // controls mode off), which private contexts follow too.
+            let preferences = profile.join("Default");
+            std::fs::create_dir_all(&preferences).map_err(|e| format!("cannot create {}: {e}", preferences.display()))?;
+            std::fs::write(preferences.join("Preferences"), r#"{"profile":{"cookie_controls_mode":0}}"#)
+                .map_err(|e| format!("cannot write the browser's preferences in {}: {e}", preferences.display()))?;
+        }
         let mut command = Command::new(&executable);
+        // What the run's clients trust, and only that, in the browser's own
+        // certificate database (Chromium on Linux reads `$HOME/.pki/nssdb`).
+        if let Some(home) = trust_store(&profile, &crate::net::tls::trusted()).await? {
+            command.env("HOME", home);
+        }
         command
             .args(FLAGS)
             .arg(format!("--user-data-dir={}", profile.display()))
@@ -159,7 +205,10 @@ impl Chromium {
                 return Err(format!("the browser {} did not start: {why}; it said:\n{said}", executable.display()));
             }
         };
-        let (browser, mut handler) = match chromiumoxide::Browser::connect(ws).await {
+        // chromiumoxide's default tells every page to ignore certificate
+        // errors, which would let a wrong chain pass in the browser alone.
+        let handler_config = chromiumoxide::handler::HandlerConfig { ignore_https_errors: false, ..Default::default() };
+        let (browser, mut handler) = match chromiumoxide::Browser::connect_with_config(ws, handler_config).await {
             Ok(connected) => connected,
             Err(e) => {
                 let _ = child.kill().await;
@@ -206,6 +255,48 @@ impl Chromium {
         }
         remove_profile(&self.profile);
     }
+}
+
+/// A home folder for the browser inside its profile whose NSS database
+/// trusts `cas` as issuers of server certificates (`certutil`, from Debian's
+/// libnss3-tools, which scripts/setup.sh installs); `None` where the run
+/// trusts nothing beyond the system's roots.
+async fn trust_store(profile: &Path, cas: &[crate::net::tls::TrustedCa]) -> Result<Option<PathBuf>, String> {
+    if cas.is_empty() {
+        return Ok(None);
+    }
+    let sources = || cas.iter().map(|ca| ca.source.as_str()).collect::<Vec<_>>().join(", ");
+    let Some(certutil) = crate::programs::on_path(&["certutil"], &[]) else {
+        return Err(format!("the browser cannot be told to trust {}: certutil is not installed (Debian's libnss3-tools); run scripts/setup.sh", sources()));
+    };
+    let home = profile.join("home");
+    let db = home.join(".pki").join("nssdb");
+    std::fs::create_dir_all(&db).map_err(|e| format!("cannot create {}: {e}", db.display()))?;
+    let db_arg = format!("sql:{}", db.display());
+    let run = |args: Vec<String>| {
+        let certutil = certutil.clone();
+        async move {
+            let out = Command::new(&certutil).args(&args).stdin(Stdio::null()).output().await.map_err(|e| format!("cannot run {}: {e}", certutil.display()))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("certutil {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+            }
+        }
+    };
+    run(vec!["-N".into(), "-d".into(), db_arg.clone(), "--empty-password".into()]).await?;
+    // certutil imports one certificate per call: a bundle is split.
+    let mut index = 0;
+    for ca in cas {
+        for certificate in ca.pem.split_inclusive("-----END CERTIFICATE-----").filter(|part| part.contains("-----BEGIN CERTIFICATE-----")) {
+            index += 1;
+            let file = home.join(format!("ca-{index}.pem"));
+            std::fs::write(&file, certificate.trim()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let nickname = format!("kratos-conformance trusted {index}");
+            run(vec!["-A".into(), "-d".into(), db_arg.clone(), "-n".into(), nickname, "-t".into(), "C,,".into(), "-i".into(), file.display().to_string()]).await?;
+        }
+    }
+    Ok(Some(home))
 }
 
 fn remove_profile(profile: &Path) {

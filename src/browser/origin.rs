@@ -13,6 +13,15 @@
 //! - the **refused** origin `http://127.0.0.1:<other port>`, which no derived
 //!   instance allows.
 //!
+//! Where the suite terminates TLS itself (the production topology, whose
+//! Kratos sends `Secure` cookies and compares sites by scheme too), the pages
+//! are served over HTTPS instead, with a certificate of the run's CA
+//! ([`serve_over_https`]), under names that are not loopback ones:
+//! `https://app.<Kratos' site>:<port>` (same site as Kratos, allowed), the
+//! same listener as `https://app.kratos-conformance-other-site.test:<port>`
+//! (another site, allowed) and `https://app.<Kratos' site>:<other port>`
+//! (refused).
+//!
 //! Pages are addressed per instance (`/i/<instance>/spa`, `/i/<instance>/login`,
 //! ...); `/i/<instance>/config.json` tells a page where that instance's public
 //! API is, once it runs.
@@ -40,12 +49,13 @@ pub const UI_PAGES: &[&str] = &["login", "settings", "error", "welcome"];
 /// Where the suite serves its pages.
 #[derive(Debug, Clone)]
 pub struct Origins {
-    /// `http://127.0.0.1:<port>`: allowed by the derived instance's CORS.
+    /// `http://127.0.0.1:<port>` (over HTTPS `https://app.<Kratos' site>:<port>`):
+    /// allowed by the derived instance's CORS.
     pub allowed: Url,
-    /// `http://localhost:<port>`: the same server, another site than Kratos'
-    /// `127.0.0.1` (allowed by CORS too).
+    /// `http://localhost:<port>` (over HTTPS `https://app.`[`OTHER_SITE`]`:<port>`):
+    /// the same server, another site than Kratos' (allowed by CORS too).
     pub other_site: Url,
-    /// `http://127.0.0.1:<other port>`: allowed by nobody.
+    /// The allowed origin's host on another port: allowed by nobody.
     pub refused: Url,
 }
 
@@ -66,6 +76,43 @@ impl Origins {
 
 static ORIGINS: OnceLock<Result<Origins, String>> = OnceLock::new();
 
+/// The origins over HTTPS: their host names and the TLS they present.
+struct Https {
+    allowed_host: String,
+    other_site_host: String,
+    tls: tokio_rustls::TlsAcceptor,
+}
+
+static HTTPS: OnceLock<Https> = OnceLock::new();
+
+/// The site of the other-site origin over HTTPS: one no deployment is on.
+pub const OTHER_SITE: &str = "kratos-conformance-other-site.test";
+
+/// Serves the suite's pages over HTTPS from now on, same site as `kratos_host`
+/// (its parent domain, where it has one below a registrable name), with a
+/// certificate of `authority`. Called before the origins are first bound;
+/// the names resolve to loopback in every client and the browser.
+pub fn serve_over_https(kratos_host: &str, authority: &crate::net::authority::Authority) -> Result<(), String> {
+    let labels: Vec<&str> = kratos_host.split('.').collect();
+    let site = if labels.len() >= 3 { labels[1..].join(".") } else { kratos_host.to_string() };
+    let allowed_host = format!("app.{site}");
+    let other_site_host = format!("app.{OTHER_SITE}");
+    let certificate = authority.issue(&[allowed_host.clone(), other_site_host.clone()], crate::net::authority::Validity::Current)?;
+    let tls = tokio_rustls::TlsAcceptor::from(certificate.server_config(authority)?);
+    crate::net::names::register(&allowed_host);
+    crate::net::names::register(&other_site_host);
+    if ORIGINS.get().is_some() {
+        return Err("the suite's origins were bound before HTTPS was chosen for them".into());
+    }
+    let _ = HTTPS.set(Https { allowed_host, other_site_host, tls });
+    Ok(())
+}
+
+/// Whether the pages are served over HTTPS ([`serve_over_https`]).
+pub fn over_https() -> bool {
+    HTTPS.get().is_some()
+}
+
 /// The suite's origins, bound (and served) on first use. Must be called on the
 /// runtime (the server's tasks are spawned on it).
 pub fn origins() -> Result<Origins, String> {
@@ -82,20 +129,38 @@ fn bind() -> Result<Origins, String> {
     };
     let (allowed, allowed_port) = listen()?;
     let (refused, refused_port) = listen()?;
-    tokio::spawn(serve(allowed));
-    tokio::spawn(serve(refused));
-    let url = |host: &str, port: u16| Url::parse(&format!("http://{host}:{port}/")).expect("a valid URL");
-    Ok(Origins { allowed: url("127.0.0.1", allowed_port), other_site: url("localhost", allowed_port), refused: url("127.0.0.1", refused_port) })
+    let tls = HTTPS.get().map(|https| https.tls.clone());
+    tokio::spawn(serve(allowed, tls.clone()));
+    tokio::spawn(serve(refused, tls));
+    let url = |scheme: &str, host: &str, port: u16| Url::parse(&format!("{scheme}://{host}:{port}/")).expect("a valid URL");
+    Ok(match HTTPS.get() {
+        Some(https) => Origins {
+            allowed: url("https", &https.allowed_host, allowed_port),
+            other_site: url("https", &https.other_site_host, allowed_port),
+            refused: url("https", &https.allowed_host, refused_port),
+        },
+        None => Origins { allowed: url("http", "127.0.0.1", allowed_port), other_site: url("http", "localhost", allowed_port), refused: url("http", "127.0.0.1", refused_port) },
+    })
 }
 
-async fn serve(listener: tokio::net::TcpListener) {
+async fn serve(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, hyper::service::service_fn(answer))
-                .await;
+            let service = hyper::service::service_fn(answer);
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                // A handshake the browser gives up (an untrusted certificate) ends the connection, nothing else.
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                }
+            }
         });
     }
 }

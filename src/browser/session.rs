@@ -216,6 +216,7 @@ impl Session {
         &self.kratos
     }
 
+
     /// Loads `url` and waits until the page says it is done (`data-rendered`
     /// on its body, see `spa/`), bounded by the requests it makes.
     pub async fn open_page(&self, url: &Url, rendered: &str) -> Result<()> {

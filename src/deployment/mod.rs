@@ -91,6 +91,11 @@ pub enum Derivation {
     /// (`KRATOS_PREVIOUS_CONFIG_DIR`), with the identities created there
     /// ([`crate::schema_change`]). Nothing of the configuration changes.
     AfterChange,
+    /// Kratos' cookies `SameSite=None` (`cookies.same_site` and
+    /// `session.cookie.same_site`), for an SPA on another site; only in the
+    /// production topology, since `--dev` drops `Secure`, without which a
+    /// browser refuses `SameSite=None`.
+    CrossSiteCookies,
     /// One stage of a rotation of `secrets.cookie`, all stages on one database
     /// at once, as in a rolling deployment ([`CookieSecrets`]).
     CookieSecret(CookieSecrets),
@@ -187,7 +192,7 @@ impl Derivation {
             Derivation::ShortFlowLifespans => SHORT_LIFESPAN,
             Derivation::ShortPrivilegedSession => SHORT_PRIVILEGED_SESSION,
             Derivation::ShortSessionLifespan => SHORT_SESSION_LIFESPAN,
-            Derivation::BrowserOrigin | Derivation::AfterChange | Derivation::CookieSecret(_) => Duration::ZERO,
+            Derivation::BrowserOrigin | Derivation::AfterChange | Derivation::CookieSecret(_) | Derivation::CrossSiteCookies => Duration::ZERO,
         }
     }
 
@@ -225,6 +230,10 @@ impl Derivation {
             }
             Derivation::ShortSessionLifespan => vec![("session.lifespan", short(SHORT_SESSION_LIFESPAN))],
             Derivation::AfterChange => Vec::new(),
+            Derivation::CrossSiteCookies => vec![
+                ("cookies.same_site", Value::String("None".into())),
+                ("session.cookie.same_site", Value::String("None".into())),
+            ],
             Derivation::CookieSecret(stage) => {
                 vec![("secrets.cookie", Value::Array(stage.secrets(base).into_iter().map(Value::String).collect()))]
             }
@@ -239,6 +248,7 @@ impl Derivation {
             Derivation::ShortSessionLifespan => "short-session-lifespan",
             Derivation::BrowserOrigin => "browser-origin",
             Derivation::AfterChange => "after-change",
+            Derivation::CrossSiteCookies => "cross-site-cookies",
             Derivation::CookieSecret(CookieSecrets::Before) => "cookie-secret",
             Derivation::CookieSecret(CookieSecrets::Rotated) => "cookie-secret-rotated",
             Derivation::CookieSecret(CookieSecrets::Retired) => "cookie-secret-retired",
@@ -260,6 +270,7 @@ impl Derivation {
                 Err(e) => format!("the suite's origin for the browser is not available: {e}"),
             },
             Derivation::AfterChange => "on the database of the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR), with its identities".into(),
+            Derivation::CrossSiteCookies => "the CSRF and session cookies SameSite=None (cookies.same_site, session.cookie.same_site), for an SPA on another site".into(),
             Derivation::CookieSecret(CookieSecrets::Before) => {
                 "on a database shared with the two instances of a cookie secret rotation (the configured secrets.cookie, or one of the run's making where none is set)".into()
             }

@@ -26,6 +26,8 @@
 //! | `@needs:concurrency` | an instance that takes requests at the same moment (PostgreSQL, or an external deployment allowed more than one) |
 //! | `@needs:replicas` | at least two replicas the suite can send requests to one by one (the production topology, or `KRATOS_REPLICA_URLS`) |
 //! | `@needs:own-replicas` | replicas the suite started behind its proxy, which it can kill, start again and reach over plain HTTP (`KRATOS_TOPOLOGY=production`) |
+//! | `@needs:cross-site-cookies` | Kratos' CSRF and session cookies `SameSite=None`, with `Secure` (derived where the suite starts Kratos in the production topology) |
+//! | `@needs:same-site-lax-or-strict` | a CSRF cookie `SameSite=Lax` or `Strict` (as configured, or as `--dev` forces it) |
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
@@ -70,6 +72,8 @@ pub struct Needs {
     pub cookie_secret_rotation: bool,
     pub replicas: bool,
     pub own_replicas: bool,
+    pub cross_site_cookies: bool,
+    pub same_site_lax_or_strict: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     pub registration_one_step: Option<bool>,
@@ -115,6 +119,8 @@ impl Needs {
                 "cookie-secret-rotation" => self.cookie_secret_rotation = true,
                 "replicas" => self.replicas = true,
                 "own-replicas" => self.own_replicas = true,
+                "cross-site-cookies" => self.cross_site_cookies = true,
+                "same-site-lax-or-strict" => self.same_site_lax_or_strict = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
@@ -165,6 +171,9 @@ impl Needs {
         }
         if self.real_browser {
             derived.push(Derivation::BrowserOrigin);
+        }
+        if self.cross_site_cookies {
+            derived.push(Derivation::CrossSiteCookies);
         }
         if self.previous_configuration {
             derived.push(Derivation::AfterChange);
@@ -262,12 +271,12 @@ impl Needs {
                 reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
             }
         }
-        if self.real_browser && !deployment.dev {
+        if self.real_browser && !deployment.dev && !crate::browser::origin::over_https() {
             // Kratos outside `--dev` sends `Secure` cookies, and a CSRF cookie
             // with the configured `SameSite`: a plain-HTTP page on another site
             // cannot use them, so the scenarios would fail for the suite's sake.
             reasons.push(
-                "a real browser is given the suite's pages on plain http://127.0.0.1, and this Kratos runs without --dev (Secure cookies, the CSRF cookie SameSite as configured), which such a page cannot use; the suite has no HTTPS origin for its pages yet".into(),
+                "a real browser is given the suite's pages on plain http://127.0.0.1, and this Kratos runs without --dev (Secure cookies, the CSRF cookie SameSite as configured), which such a page cannot use; the suite serves its pages over HTTPS only where it terminates TLS itself (KRATOS_TOPOLOGY=production)".into(),
             );
         } else if self.real_browser
             && let Ok(origins) = crate::browser::origin::origins() {
@@ -280,6 +289,21 @@ impl Needs {
                     ));
                 }
             }
+        if self.cross_site_cookies {
+            let csrf = &deployment.csrf_cookie.same_site;
+            let session = &deployment.session_cookie.same_site;
+            if deployment.dev {
+                reasons.push("it needs cookies SameSite=None, which a browser takes only with Secure, and this Kratos runs with --dev, which drops Secure (KRATOS_TOPOLOGY=production derives such an instance)".into());
+            } else if !csrf.eq_ignore_ascii_case("none") || !session.eq_ignore_ascii_case("none") {
+                reasons.push(format!(
+                    "it needs the CSRF and session cookies SameSite=None; this deployment's are SameSite={csrf} and SameSite={session} (cookies.same_site, session.cookie.same_site; KRATOS_TOPOLOGY=production derives such an instance)"
+                ));
+            }
+        }
+        // --dev forces the CSRF cookie to Lax whatever is configured.
+        if self.same_site_lax_or_strict && !deployment.dev && deployment.csrf_cookie.same_site.eq_ignore_ascii_case("none") {
+            reasons.push("it describes a CSRF cookie SameSite=Lax or Strict, and this deployment's is SameSite=None (cookies.same_site)".into());
+        }
         if self.cookie_secret_rotation && !deployment.derived.contains(&Derivation::CookieSecret(CookieSecrets::Before)) {
             reasons.push(
                 "it rotates the cookie secret (secrets.cookie) of instances on one database, which the suite can only do with a Kratos it starts (the process and container backends derive them)".into(),

@@ -333,7 +333,13 @@ impl Instances {
         let production = match settings.topology {
             Topology::Production => {
                 proxy::binary()?;
-                Some(production::Production::prepare(&crate::runner::report_dir().join("production"), run_id())?)
+                let production = production::Production::prepare(&crate::runner::report_dir().join("production"), run_id())?;
+                // The browser's pages go over HTTPS too, on Kratos' site: a
+                // plain-HTTP page is another site to Kratos' https:// cookies.
+                let config = config_dir.load(settings.variant.as_deref().filter(|v| config_dir.variants.iter().any(|known| known == v)))?;
+                crate::browser::origin::serve_over_https(&crate::net::names::production_host(&config), &production.authority)
+                    .map_err(|e| SetupError::Start(format!("the suite's HTTPS origin for the browser: {e}")))?;
+                Some(production)
             }
             Topology::Dev => None,
         };

@@ -107,6 +107,27 @@ impl ServerCertificate {
     }
 }
 
+impl ServerCertificate {
+    /// A rustls server configuration that presents this certificate (and the
+    /// CA's after it, as a server sends its chain), for the suite's own TLS
+    /// listeners.
+    pub fn server_config(&self, authority: &Authority) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        super::tls::install_provider();
+        let chain = [&self.certificate_pem, &authority.certificate_pem]
+            .into_iter()
+            .map(|pem| CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| format!("the certificate for {} does not parse: {e}", self.names.join(", "))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| format!("the key for {} does not parse: {e}", self.names.join(", ")))?;
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| format!("rustls refuses the certificate for {}: {e}", self.names.join(", ")))?;
+        Ok(std::sync::Arc::new(config))
+    }
+}
+
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;

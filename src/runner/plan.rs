@@ -116,7 +116,11 @@ impl Plan {
                     first_reasons = Some(unmet_here);
                 }
                 for variant in variants {
-                    let derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
+                    let mut derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
+                    // SameSite=None is of no use under --dev (no Secure): no instance is started for it there.
+                    if instances.settings.topology != crate::kratos::Topology::Production {
+                        derived.retain(|d| *d != crate::deployment::Derivation::CrossSiteCookies);
+                    }
                     let spec = InstanceSpec { variant, derived, shard: 0 };
                     if !descriptions.contains_key(&spec) {
                         let described = instances.describe(&spec).await.map_err(|e| e.to_string());

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use cucumber::{given, then, when};
-use kratos_conformance::browser::{ANY_PAGE, Answer, Origins, origin};
+use kratos_conformance::browser::{ANY_PAGE, Answer, Origins, ThirdPartyCookies, origin};
 use kratos_conformance::totp::{Authenticator, OtpAuthUrl, decode_qr_png};
 use kratos_conformance::ConformanceWorld;
 use serde_json::{Value, json};
@@ -13,8 +13,8 @@ use url::Url;
 
 /// The SPA on one of the suite's origins; the deployment's CORS decides which
 /// it allows, and the step checks the origin is what its words say.
-#[given(regex = r"^the SPA in a browser, on (an origin the deployment's CORS allows|an origin the deployment's CORS does not allow|another site than Kratos, on an origin the deployment's CORS allows)( and fetching without credentials)?$")]
-async fn spa_in_browser(world: &mut ConformanceWorld, which: String, without_credentials: String) -> Result<()> {
+#[given(regex = r"^the SPA in a browser( that allows third-party cookies)?, on (an origin the deployment's CORS allows|an origin the deployment's CORS does not allow|another site than Kratos, on an origin the deployment's CORS allows)( and fetching without credentials)?$")]
+async fn spa_in_browser(world: &mut ConformanceWorld, third_party: String, which: String, without_credentials: String) -> Result<()> {
     let origins = origin::origins().map_err(|e| anyhow!(e))?;
     let deployment = world.deployment().await?;
     let (url, allowed) = match which.as_str() {
@@ -30,7 +30,8 @@ async fn spa_in_browser(world: &mut ConformanceWorld, which: String, without_cre
     if !without_credentials.is_empty() {
         page.set_query(Some("credentials=same-origin"));
     }
-    world.browser().await?.open_page(&page, "spa").await
+    let third_party = if third_party.is_empty() { ThirdPartyCookies::Blocked } else { ThirdPartyCookies::Allowed };
+    world.browser_whose_user(third_party).await?.open_page(&page, "spa").await
 }
 
 #[given("a real browser")]
@@ -221,15 +222,25 @@ async fn browser_refuses(world: &mut ConformanceWorld, error: String, cors: Stri
 /// (`SameSiteLax`), or, where the browser blocks third-party cookies outright
 /// (a private window, which each scenario's context is, and Chromium decides
 /// that first), `UserPreferences` or a third-party phase-out reason.
-#[then(regex = r"^the browser did not store the (CSRF|session) cookie from another site's request, and says why$")]
-async fn browser_did_not_store(world: &mut ConformanceWorld, which: String) -> Result<()> {
+/// "says why": any reason a cross-site cookie is refused for (its
+/// `SameSite`, or third-party cookies blocked); "because of its SameSite":
+/// that alone.
+#[then(regex = r"^the browser did not store the (CSRF|session) cookie from another site's request, (and says why|because of its SameSite)$")]
+async fn browser_did_not_store(world: &mut ConformanceWorld, which: String, why: String) -> Result<()> {
     let deployment = world.deployment().await?;
     let (name, same_site) = if which == "CSRF" {
         (deployment.csrf_cookie.name.clone(), deployment.csrf_cookie.same_site.clone())
     } else {
         (deployment.session_cookie.name.clone(), deployment.session_cookie.same_site.clone())
     };
-    let cross_site = [format!("SameSite{same_site}"), "UserPreferences".into(), "ThirdPartyPhaseout".into(), "ThirdPartyBlockedInFirstPartySet".into()];
+    // Under --dev Kratos sends the CSRF cookie SameSite=Lax whatever is configured.
+    let same_site = if which == "CSRF" && deployment.dev { "Lax".to_string() } else { same_site };
+    // Chromium names a SameSite refusal SchemefulSameSite… where it compares
+    // sites with their scheme (here too when both are https).
+    let mut cross_site = vec![format!("SameSite{same_site}"), format!("SchemefulSameSite{same_site}")];
+    if why == "and says why" {
+        cross_site.extend(["UserPreferences".into(), "ThirdPartyPhaseout".into(), "ThirdPartyBlockedInFirstPartySet".into()]);
+    }
     let blocked = world.browser().await?.blocked_cookies(&name).await;
     let refused = blocked.iter().find(|b| !b.stored && b.cookie == name);
     match refused {
