@@ -13,6 +13,8 @@
 //! what is refused is the fault, not the set-up.
 
 mod steps;
+#[path = "support/suite_run.rs"]
+mod suite_run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -73,17 +75,13 @@ fn report(name: &str, started: Instant, verdict: Result<String, String>) -> usiz
 /// This binary as the conformance runner on the smoke scenarios, with the
 /// suite's own variables cleared and these set.
 fn runner(env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(std::env::current_exe().expect("the test binary knows its path"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KRATOS_") || name == "CUCUMBER_FILTER_TAGS" || name == "TESTCONTAINERS_COMMAND" {
-            command.env_remove(name);
-        }
-    }
     let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/misconfiguration/reports");
-    command.env(RUNNER, "1").env("KRATOS_REPORT_DIR", reports).args(["--tags", "@smoke"]).stdin(Stdio::null());
-    for (name, value) in env {
-        command.env(name, value);
+    let mut command = suite_run::command(RUNNER, env);
+    // The caller's settings first, so that a test's own report folder wins.
+    if !env.iter().any(|(name, _)| *name == "KRATOS_REPORT_DIR") {
+        command.env("KRATOS_REPORT_DIR", reports);
     }
+    command.args(["--tags", "@smoke"]);
     command
 }
 

@@ -14,6 +14,8 @@
 //! `unshare`) says so in one line and does not fail.
 
 mod steps;
+#[path = "support/suite_run.rs"]
+mod suite_run;
 #[path = "trust/steps.rs"]
 mod trust_steps;
 
@@ -54,16 +56,8 @@ fn root() -> &'static Path {
 /// This binary as the conformance runner, with a clean environment for the
 /// suite's own variables and these on top.
 fn runner(env: &[(&str, String)], args: &[&str]) -> Command {
-    let mut command = Command::new(std::env::current_exe().expect("the test binary knows its path"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KRATOS_") || name == "CUCUMBER_FILTER_TAGS" || name == "TESTCONTAINERS_COMMAND" {
-            command.env_remove(name);
-        }
-    }
-    command.env(RUNNER, "1").args(args).stdin(Stdio::null());
-    for (name, value) in env {
-        command.env(name, value);
-    }
+    let mut command = suite_run::command(RUNNER, env);
+    command.args(args);
     command
 }
 
