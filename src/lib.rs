@@ -1,7 +1,9 @@
 //! kratos-conformance: an end-to-end conformance suite for Ory Kratos.
 //!
-//! The library is the harness; the scenarios live in `features/` and their step
-//! definitions in `tests/steps/`. Steps stay thin: they parse the words, call a
+//! The library is the harness and its step definitions ([`steps`]); the
+//! scenarios live in `features/`. A team's own test target runs them, and its own
+//! `.feature` files beside them, on the same [`world::ConformanceWorld`].
+//! Steps stay thin: they parse the words, call a
 //! [`client::Client`] action and hand the result to a [`check`].
 //!
 //! - [`deployment`]: the deployment under test, described once from its
@@ -24,6 +26,7 @@
 //!   and why) and the cucumber run.
 //! - [`schema_change`]: what existing identities experience after a change of
 //!   the schema or the configuration, and the migration report.
+//! - [`steps`]: the step definitions, one module per domain, on top of all the rest.
 //! - [`deviations`]: the ledger of known deviations and its check.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
 
@@ -41,6 +44,7 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod schema_change;
+pub mod steps;
 pub mod totp;
 pub mod world;
 

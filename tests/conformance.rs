@@ -2,7 +2,6 @@
 //! The runner is the library's ([`kratos_conformance::runner`]); the step
 //! definitions, one file per domain, are here.
 
-mod steps;
 
 fn main() -> std::process::ExitCode {
     kratos_conformance::runner::main()

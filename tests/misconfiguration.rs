@@ -12,7 +12,6 @@
 //! And the same configurations without the fault pass the check, so that
 //! what is refused is the fault, not the set-up.
 
-mod steps;
 #[path = "support/suite_run.rs"]
 mod suite_run;
 

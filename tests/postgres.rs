@@ -4,7 +4,6 @@
 //! `cargo test`, so that CI runs the suite on SQLite and on PostgreSQL, and the
 //! `@concurrency` scenarios, which need the latter, run every time.
 
-mod steps;
 
 fn main() -> std::process::ExitCode {
     let root = env!("CARGO_MANIFEST_DIR");

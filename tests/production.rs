@@ -7,7 +7,6 @@
 //! time. Part of `cargo test`; the reports go to
 //! `target/conformance-reports/production/`.
 
-mod steps;
 
 fn main() -> std::process::ExitCode {
     let root = env!("CARGO_MANIFEST_DIR");

@@ -5,7 +5,6 @@
 //! on the `process` backend, and asserts which scenarios failed and that each
 //! failure names the kind of identity and the trait.
 
-mod steps;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};

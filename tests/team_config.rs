@@ -8,7 +8,6 @@
 //! `cargo test --test conformance`); the reports go to
 //! `target/conformance-reports/team/`.
 
-mod steps;
 
 fn main() -> std::process::ExitCode {
     let root = env!("CARGO_MANIFEST_DIR");

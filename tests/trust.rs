@@ -13,7 +13,6 @@
 //! A check whose prerequisite is missing here (no container engine, no
 //! `unshare`) says so in one line and does not fail.
 
-mod steps;
 #[path = "support/suite_run.rs"]
 mod suite_run;
 #[path = "trust/steps.rs"]

@@ -4,11 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use cucumber::{given, then, when};
-use kratos_conformance::check;
-use kratos_conformance::client::{Client, ClientKind, Credentials, Exchange, FlowKind};
+use crate::check;
+use crate::client::{Client, ClientKind, Credentials, Exchange, FlowKind};
 use reqwest::Method;
-use kratos_conformance::deployment::{AalRule, CookieSecrets};
-use kratos_conformance::ConformanceWorld;
+use crate::deployment::{AalRule, CookieSecrets};
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 #[then(regex = r#"^the client (?:still )?has a session at "(aal\d)" with the methods "(.*)"$"#)]
@@ -194,7 +194,7 @@ async fn logout_token_and_url(world: &mut ConformanceWorld) -> Result<()> {
     check::status(exchange, 200)?;
     let body = exchange.json()?;
     let token = body["logout_token"].as_str().unwrap_or_default().to_string();
-    kratos_conformance::redact::register(token.clone());
+    crate::redact::register(token.clone());
     check::equals(exchange, "logout_token starts with ory_lo_", true, token.starts_with("ory_lo_"))?;
     let expected = kratos.public(&format!("self-service/logout?token={token}"));
     check::json_field(exchange, &body, "/logout_url", &json!(expected.as_str()))
@@ -636,7 +636,7 @@ async fn logout_url_returning(world: &mut ConformanceWorld) -> Result<()> {
     check::status(exchange, 200)?;
     let body = exchange.json()?;
     let token = body["logout_token"].as_str().unwrap_or_default().to_string();
-    kratos_conformance::redact::register(token.clone());
+    crate::redact::register(token.clone());
     check::equals(exchange, "logout_token starts with ory_lo_", true, token.starts_with("ory_lo_"))?;
     let mut expected = kratos.public("self-service/logout");
     expected.query_pairs_mut().append_pair("return_to", &return_to).append_pair("token", &token);

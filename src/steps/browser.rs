@@ -1,13 +1,13 @@
 //! A real browser: the SPA on the suite's own origin, and the browser flow
 //! through the suite's login UI. Steps parse their words, call one action of
-//! the scenario's browser ([`kratos_conformance::browser::Session`]) and check
+//! the scenario's browser ([`crate::browser::Session`]) and check
 //! what the page saw, or what the browser itself said.
 
 use anyhow::{Context, Result, anyhow, bail};
 use cucumber::{given, then, when};
-use kratos_conformance::browser::{ANY_PAGE, Answer, Origins, ThirdPartyCookies, origin};
-use kratos_conformance::totp::{Authenticator, OtpAuthUrl, decode_qr_png};
-use kratos_conformance::ConformanceWorld;
+use crate::browser::{ANY_PAGE, Answer, Origins, ThirdPartyCookies, origin};
+use crate::totp::{Authenticator, OtpAuthUrl, decode_qr_png};
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -294,7 +294,7 @@ async fn page_shows_form(world: &mut ConformanceWorld, page: String, aal: String
     let wrong_aal = !aal.is_empty() && data.get("aal") != Some(&aal);
     if data.get("rendered") != Some(&page) || wrong_aal || expected.iter().any(|f| !shown.iter().any(|s| s == f)) {
         let at = browser.url().await.unwrap_or_default();
-        bail!("expected the {page} UI{} with the fields {expected:?}; the browser is at {} showing {data:?} and the fields {shown:?}", if aal.is_empty() { String::new() } else { format!(" for {aal}") }, kratos_conformance::redact::text(&at));
+        bail!("expected the {page} UI{} with the fields {expected:?}; the browser is at {} showing {data:?} and the fields {shown:?}", if aal.is_empty() { String::new() } else { format!(" for {aal}") }, crate::redact::text(&at));
     }
     Ok(())
 }
@@ -320,7 +320,7 @@ async fn browser_on_welcome(world: &mut ConformanceWorld, aal: String, methods: 
     let at = browser.url().await?;
     let data = browser.body_data().await?;
     if !at.starts_with(welcome.as_str()) || data.get("aal") != Some(&aal) || data.get("methods") != Some(&methods) {
-        bail!("expected the browser at {welcome}, signed in at {aal} with {methods}; it is at {} showing {data:?}", kratos_conformance::redact::text(&at));
+        bail!("expected the browser at {welcome}, signed in at {aal} with {methods}; it is at {} showing {data:?}", crate::redact::text(&at));
     }
     Ok(())
 }

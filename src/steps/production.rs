@@ -4,9 +4,9 @@
 
 use anyhow::{Result, anyhow};
 use cucumber::{given, then, when};
-use kratos_conformance::ConformanceWorld;
-use kratos_conformance::check;
-use kratos_conformance::client::{Body, FlowKind};
+use crate::ConformanceWorld;
+use crate::check;
+use crate::client::{Body, FlowKind};
 use reqwest::Method;
 
 #[given(expr = "the requests go to replica {int}")]

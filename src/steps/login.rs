@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result};
 use cucumber::{given, then, when};
-use kratos_conformance::check;
-use kratos_conformance::client::{ClientKind, Flow, FlowKind};
-use kratos_conformance::world::Csrf;
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::{ClientKind, Flow, FlowKind};
+use crate::world::Csrf;
+use crate::ConformanceWorld;
 use serde_json::json;
 
 use super::response::flow_kind;
@@ -148,7 +148,7 @@ async fn submits_identifier_alone(world: &mut ConformanceWorld, which: String) -
         let person = world.identity()?.person.clone();
         world.identifier_of(&person)?
     } else {
-        format!("nobody.{}@{}", kratos_conformance::identity::generate::nonce(10), world.deployment().await?.team.mail_domain())
+        format!("nobody.{}@{}", crate::identity::generate::nonce(10), world.deployment().await?.team.mail_domain())
     };
     world.submit_to_flow(None, json!({"method": "identifier_first", "identifier": identifier}), Csrf::FromFlow, &[]).await
 }
@@ -214,7 +214,7 @@ async fn follows_redirect_browser_to(world: &mut ConformanceWorld) -> Result<()>
 
 /// Keeps the answer to a flow start and, where it carries a flow, loads it: a
 /// browser sent to a UI loads the flow of that UI's kind.
-pub(crate) async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, exchange: kratos_conformance::client::Exchange) -> Result<()> {
+pub(crate) async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, exchange: crate::client::Exchange) -> Result<()> {
     let client = world.client()?.clone();
     let deployment = world.deployment().await?;
     let kind = match exchange.location() {
@@ -226,7 +226,7 @@ pub(crate) async fn load_started(world: &mut ConformanceWorld, kind: FlowKind, e
     world.flow_kind = Some(kind);
     let carries_flow = match exchange.status.as_u16() {
         200 => exchange.json().is_ok_and(|b| b.get("ui").is_some()),
-        303 => exchange.location().and_then(kratos_conformance::client::flow_id_in).is_some(),
+        303 => exchange.location().and_then(crate::client::flow_id_in).is_some(),
         _ => false,
     };
     world.flow = if carries_flow { Some(client.flow_from(kind, &exchange).await?) } else { None };
@@ -294,7 +294,7 @@ async fn submits_wrong_codes(world: &mut ConformanceWorld, count: usize, message
     let app = world.authenticator()?.clone();
     for attempt in 0..count {
         let app = app.clone();
-        let wrong: kratos_conformance::client::Late = std::sync::Arc::new(move || {
+        let wrong: crate::client::Late = std::sync::Arc::new(move || {
             let valid = app.window_codes();
             let mut guess = 100_000 + (attempt as u32 * 7_919) % 900_000;
             while valid.contains(&guess.to_string()) {

@@ -3,9 +3,9 @@
 use anyhow::{Context, Result};
 use cucumber::gherkin::Step;
 use cucumber::then;
-use kratos_conformance::check;
-use kratos_conformance::client::Exchange;
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::Exchange;
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 /// The exchange the current flow came from, for failure reports.

@@ -3,10 +3,10 @@
 
 use anyhow::{Context, Result};
 use cucumber::{then, when};
-use kratos_conformance::check;
-use kratos_conformance::client::{ClientKind, Flow, FlowKind};
-use kratos_conformance::world::Csrf;
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::{ClientKind, Flow, FlowKind};
+use crate::world::Csrf;
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 /// `POST /admin/recovery/code?return_to=<allowed>`: the recovery flow it
@@ -28,7 +28,7 @@ async fn recovery_code_answer(world: &mut ConformanceWorld) -> Result<()> {
     check::status(exchange, 201)?;
     let body = exchange.json()?;
     let link = body["recovery_link"].as_str().unwrap_or_default();
-    let flow = kratos_conformance::client::flow_id_in(link).unwrap_or_default();
+    let flow = crate::client::flow_id_in(link).unwrap_or_default();
     check::equals(exchange, "recovery_link", format!("{ui}?flow={flow}"), link.to_string())?;
     let code = body["recovery_code"].as_str().unwrap_or_default();
     check::equals(exchange, "a recovery_code of six digits", true, code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
@@ -51,7 +51,7 @@ fn recovery_code(world: &ConformanceWorld) -> Result<(String, String)> {
 #[when("it opens the recovery link")]
 async fn opens_recovery_link(world: &mut ConformanceWorld) -> Result<()> {
     let (_, link) = recovery_code(world)?;
-    let id = kratos_conformance::client::flow_id_in(&link).context("the recovery link names no flow")?;
+    let id = crate::client::flow_id_in(&link).context("the recovery link names no flow")?;
     let fetched = world.client()?.fetch_flow(FlowKind::Recovery, &id).await?;
     check::status(&fetched, 200)?;
     world.flow = Some(Flow::from_json(fetched.json()?).map_err(|e| check::failure(&fetched, e))?);
@@ -76,7 +76,7 @@ async fn other_browser_submits(world: &mut ConformanceWorld) -> Result<()> {
 /// The recovery ends in a settings flow the session may not see until it has
 /// its second factor: the flow is known by its id only.
 fn settings_flow_known_by_id(world: &mut ConformanceWorld, location: &str) -> Result<()> {
-    let id = kratos_conformance::client::flow_id_in(location).context("the address names no flow")?;
+    let id = crate::client::flow_id_in(location).context("the address names no flow")?;
     let action = world.client()?.kratos.deployment.public(&format!("self-service/settings?flow={id}"));
     let known = json!({"id": id, "type": "browser", "ui": {"action": action.as_str(), "method": "POST", "nodes": []}});
     world.started_settings = Some(Flow::from_json(known)?);
@@ -98,7 +98,7 @@ async fn recovered_to_settings_spa(world: &mut ConformanceWorld) -> Result<()> {
     let exchange = world.last()?.clone();
     let error = check::error(&exchange, 422, Some("browser_location_change_required"))?;
     let to = error.redirect_browser_to().unwrap_or_default().to_string();
-    let id = kratos_conformance::client::flow_id_in(&to).unwrap_or_default();
+    let id = crate::client::flow_id_in(&to).unwrap_or_default();
     check::equals(&exchange, "redirect_browser_to", format!("{ui}?flow={id}"), to.clone())?;
     let reason = format!("In order to complete this flow please redirect the browser to: {to}");
     check::equals(&exchange, "error.reason", Some(reason.as_str()), error.reason())?;
@@ -117,7 +117,7 @@ async fn fetches_sent_flow(world: &mut ConformanceWorld) -> Result<()> {
 #[when("it sets a new password")]
 async fn sets_new_password(world: &mut ConformanceWorld) -> Result<()> {
     let deployment = world.deployment().await?;
-    let password = kratos_conformance::identity::Person::generate(&deployment, deployment.default_schema())
+    let password = crate::identity::Person::generate(&deployment, deployment.default_schema())
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .password;
     world.identity.as_mut().context("no identity")?.person.password = password.clone();

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cucumber::{then, when};
-use kratos_conformance::check;
-use kratos_conformance::client::{ClientKind, FlowKind};
-use kratos_conformance::totp::{OtpAuthUrl, decode_qr_data_uri};
-use kratos_conformance::world::Csrf;
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::{ClientKind, FlowKind};
+use crate::totp::{OtpAuthUrl, decode_qr_data_uri};
+use crate::world::Csrf;
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 /// The QR code decodes to the otpauth URL an authenticator app should get: the
@@ -153,7 +153,7 @@ async fn refresh_required(world: &mut ConformanceWorld) -> Result<()> {
 async fn action_names_new_flow(world: &mut ConformanceWorld) -> Result<()> {
     let flow = world.flow()?;
     let exchange = world.last()?;
-    let named = kratos_conformance::client::flow_id_in(&flow.ui.action).unwrap_or_default();
+    let named = crate::client::flow_id_in(&flow.ui.action).unwrap_or_default();
     if named.is_empty() || named == flow.id {
         return Err(check::failure(exchange, format!("expected ui.action to name a new flow, it is {}", flow.ui.action)));
     }
@@ -229,7 +229,7 @@ fn parse_fields(text: &str) -> Value {
 /// longest wait the suite allows a scenario.
 pub(crate) async fn wait_until(deadline: std::time::SystemTime) {
     if let Ok(left) = deadline.duration_since(std::time::SystemTime::now()) {
-        tokio::time::sleep(left.min(kratos_conformance::deployment::LONGEST_WAIT + EXPIRY_MARGIN)).await;
+        tokio::time::sleep(left.min(crate::deployment::LONGEST_WAIT + EXPIRY_MARGIN)).await;
     }
 }
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use cucumber::when;
-use kratos_conformance::ConformanceWorld;
-use kratos_conformance::client::{Body, Late};
-use kratos_conformance::world::Csrf;
+use crate::ConformanceWorld;
+use crate::client::{Body, Late};
+use crate::world::Csrf;
 use serde_json::{Value, json};
 
 #[when("it submits the TOTP code of the current step")]

@@ -4,9 +4,9 @@
 
 use anyhow::{Context, Result};
 use cucumber::then;
-use kratos_conformance::check;
-use kratos_conformance::client::{Flow, FlowKind, KratosError};
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::{Flow, FlowKind, KratosError};
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 #[then(expr = "Kratos answers {int}")]
@@ -38,7 +38,7 @@ async fn redirect_to_ui(world: &mut ConformanceWorld, kind: String) -> Result<()
     // The flow the client submitted to: the one its ui.action names (after a
     // settings change Kratos names a new flow there).
     if let Some(current) = world.flow.as_ref().filter(|_| world.flow_kind == Some(kind)) {
-        let submitted_to = kratos_conformance::client::flow_id_in(&current.ui.action).unwrap_or_else(|| current.id.clone());
+        let submitted_to = crate::client::flow_id_in(&current.ui.action).unwrap_or_else(|| current.id.clone());
         check::equals(world.last()?, "the flow id in Location", submitted_to.as_str(), id.as_str())?;
     }
     load_flow_by_id(world, kind, &id).await
@@ -69,7 +69,7 @@ async fn redirect_to_error_ui_for(world: &mut ConformanceWorld, error_id: String
     let client = world.client()?.clone();
     let mut url = client.kratos.public("self-service/errors");
     url.query_pairs_mut().append_pair("id", &id);
-    let request = client.request(reqwest::Method::GET, url, kratos_conformance::client::Body::Empty);
+    let request = client.request(reqwest::Method::GET, url, crate::client::Body::Empty);
     let fetched = client.http.send(request).await?;
     check::status(&fetched, 200)?;
     let body = fetched.json()?;
@@ -144,7 +144,7 @@ async fn redirect_after_settings(world: &mut ConformanceWorld) -> Result<()> {
     let method = world.last_method.clone().unwrap_or_else(|| "totp".into());
     // The flow submitted to: the one the form's action names.
     let flow = world.flow()?;
-    let id = kratos_conformance::client::flow_id_in(&flow.ui.action).unwrap_or_else(|| flow.id.clone());
+    let id = crate::client::flow_id_in(&flow.ui.action).unwrap_or_else(|| flow.id.clone());
     let expected = world.deployment().await?.after_settings_url(&method, &id);
     redirect_to(world, &expected)?;
     load_flow_by_id(world, FlowKind::Settings, &id).await

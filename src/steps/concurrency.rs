@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cucumber::{given, then, when};
-use kratos_conformance::ConformanceWorld;
-use kratos_conformance::check;
-use kratos_conformance::client::race::{Entrant, percentiles, submit_at_once};
-use kratos_conformance::client::{ClientKind, Exchange, FlowKind};
-use kratos_conformance::totp::OtpAuthUrl;
+use crate::ConformanceWorld;
+use crate::check;
+use crate::client::race::{Entrant, percentiles, submit_at_once};
+use crate::client::{ClientKind, Exchange, FlowKind};
+use crate::totp::OtpAuthUrl;
 use serde_json::{Value, json};
 
 /// `n` native clients of the scenario's identity, each past the password step
 /// and holding an AAL2 login flow: ready to send a second factor.
-async fn clients_at_the_second_factor(world: &mut ConformanceWorld, n: usize) -> Result<Vec<(kratos_conformance::client::Client, kratos_conformance::client::Flow)>> {
+async fn clients_at_the_second_factor(world: &mut ConformanceWorld, n: usize) -> Result<Vec<(crate::client::Client, crate::client::Flow)>> {
     let person = world.identity()?.person.clone();
     let identifier = world.identifier_of(&person)?;
     let mut ready = Vec::new();
@@ -60,7 +60,7 @@ async fn more_than_one_winner(world: &mut ConformanceWorld) -> Result<()> {
     for answers in &world.race_answers {
         for loser in answers.iter().filter(|e| e.status.as_u16() != 200) {
             check::status(loser, 400)?;
-            let flow = kratos_conformance::client::Flow::from_json(loser.json()?).map_err(|e| check::failure(loser, e))?;
+            let flow = crate::client::Flow::from_json(loser.json()?).map_err(|e| check::failure(loser, e))?;
             check::message_ids(loser, "ui.messages", &flow.ui.messages, &[4000012])?;
         }
         for winner in answers.iter().filter(|e| e.status.as_u16() == 200) {
@@ -134,7 +134,7 @@ async fn unlink_races_pairing(world: &mut ConformanceWorld) -> Result<()> {
         .and_then(|n| n.attributes.pointer("/text/context/secret")?.as_str())
         .context("the other client's settings flow offers no TOTP secret")?
         .to_string();
-    let other_app = kratos_conformance::totp::Authenticator::from_secret(&secret)?;
+    let other_app = crate::totp::Authenticator::from_secret(&secret)?;
     let entrants = vec![
         Entrant { client: first, flow: unlink_flow, fields: json!({"totp_unlink": true}), late: Vec::new() },
         Entrant { client: other, flow: other_flow, fields: json!({"method": "totp"}), late: vec![("totp_code".into(), other_app.late_code(0, None))] },
@@ -170,13 +170,13 @@ async fn one_consistent_state(world: &mut ConformanceWorld) -> Result<()> {
     let answer = client.password_step(&world.identifier_of(&person)?, &person.password).await?;
     let identity_shown = answer.json()?.pointer("/session/identity").is_some_and(|i| !i.is_null());
     let aal2_flow = client.start_flow(FlowKind::Login, &[("aal", "aal2")]).await?;
-    let flow = kratos_conformance::client::Flow::from_json(aal2_flow.json()?).map_err(|e| check::failure(&aal2_flow, e))?;
+    let flow = crate::client::Flow::from_json(aal2_flow.json()?).map_err(|e| check::failure(&aal2_flow, e))?;
     let offers_totp = flow.node("totp_code").is_some();
     check::equals(&aal2_flow, "the AAL2 login offers TOTP (a TOTP credential is kept)", paired.is_some(), offers_totp)?;
     if let Some(app) = paired {
         let done = client.submit_flow_with(&flow, json!({"method": "totp"}), vec![("totp_code".into(), app.late_code(0, None))]).await?;
         check::status(&done, 200)?;
-    } else if world.deployment().await?.whoami_required_aal == kratos_conformance::deployment::AalRule::HighestAvailable && !identity_shown {
+    } else if world.deployment().await?.whoami_required_aal == crate::deployment::AalRule::HighestAvailable && !identity_shown {
         bail!("without a second factor the password step should show the identity");
     }
     Ok(())

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use cucumber::{given, then, when};
-use kratos_conformance::{ConformanceWorld, check};
-use kratos_conformance::schema_change::{self, Aspect, Existing, Factor, Kind};
+use crate::{ConformanceWorld, check};
+use crate::schema_change::{self, Aspect, Existing, Factor, Kind};
 
 #[given(regex = r"^the identities with (.+) created before the change$")]
 async fn created_before(world: &mut ConformanceWorld, kind: String) -> Result<()> {

@@ -3,11 +3,11 @@
 
 use anyhow::Result;
 use cucumber::{then, when};
-use kratos_conformance::ConformanceWorld;
-use kratos_conformance::check;
-use kratos_conformance::client::{Http, Request};
-use kratos_conformance::deployment::expectations;
-use kratos_conformance::kratos::{Kratos, instances, pinned_version};
+use crate::ConformanceWorld;
+use crate::check;
+use crate::client::{Http, Request};
+use crate::deployment::expectations;
+use crate::kratos::{Kratos, instances, pinned_version};
 
 #[when(expr = "Kratos' public API is asked for {string}")]
 async fn ask_public(world: &mut ConformanceWorld, path: String) -> Result<()> {

@@ -2,12 +2,12 @@
 
 use anyhow::{Context, Result};
 use cucumber::{given, then, when};
-use kratos_conformance::check;
-use kratos_conformance::client::{ClientKind, FlowKind};
-use kratos_conformance::identity::Identity;
-use kratos_conformance::totp::OtpAuthUrl;
-use kratos_conformance::world::Csrf;
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::{ClientKind, FlowKind};
+use crate::identity::Identity;
+use crate::totp::OtpAuthUrl;
+use crate::world::Csrf;
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 #[when("an identity is created through the admin API with a password")]
@@ -248,7 +248,7 @@ async fn admin_shows_totp(world: &mut ConformanceWorld, which: String) -> Result
 
 /// The identity's stored recovery codes, as the admin API reads them back
 /// (`include_credential=lookup_secret`); `None` without the credential.
-async fn stored_recovery_codes(world: &mut ConformanceWorld) -> Result<(kratos_conformance::client::Exchange, Option<Vec<String>>)> {
+async fn stored_recovery_codes(world: &mut ConformanceWorld) -> Result<(crate::client::Exchange, Option<Vec<String>>)> {
     let id = world.identity()?.id.clone();
     let exchange = world.admin().await?.get(&id, Some("lookup_secret")).await?;
     check::status(&exchange, 200)?;

@@ -4,10 +4,10 @@
 
 use anyhow::{Context, Result};
 use cucumber::{then, when};
-use kratos_conformance::check;
-use kratos_conformance::client::ClientKind;
-use kratos_conformance::world::Csrf;
-use kratos_conformance::ConformanceWorld;
+use crate::check;
+use crate::client::ClientKind;
+use crate::world::Csrf;
+use crate::ConformanceWorld;
 use serde_json::{Value, json};
 
 #[when("it submits the registration profile step with a fake person's traits")]
@@ -39,7 +39,7 @@ async fn asks_for_traits(world: &mut ConformanceWorld) -> Result<()> {
         .traits
         .iter()
         .filter(|t| !is_object(&t.schema))
-        .filter(|t| !t.schema.get("items").and_then(|i| kratos_conformance::deployment::schema::resolve(&schema.document, i)).is_some_and(is_object))
+        .filter(|t| !t.schema.get("items").and_then(|i| crate::deployment::schema::resolve(&schema.document, i)).is_some_and(is_object))
         .map(|t| format!("traits.{}", t.path))
         .collect();
     expected.push("method=profile".into());
@@ -61,7 +61,7 @@ async fn asks_for_everything(world: &mut ConformanceWorld) -> Result<()> {
         .traits
         .iter()
         .filter(|t| !is_object(&t.schema))
-        .filter(|t| !t.schema.get("items").and_then(|i| kratos_conformance::deployment::schema::resolve(&schema.document, i)).is_some_and(is_object))
+        .filter(|t| !t.schema.get("items").and_then(|i| crate::deployment::schema::resolve(&schema.document, i)).is_some_and(is_object))
         .map(|t| format!("traits.{}", t.path))
         .chain(["password".to_string(), "method=password".to_string()])
         .collect();
