@@ -32,31 +32,112 @@ use plan::{NOT_APPLICABLE_TAG, Plan, Selection};
 /// The features this repository ships.
 pub const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
 
-/// The runner's entry point, called by `tests/conformance.rs`.
+/// The runner's entry point, called by `tests/conformance.rs`: the built-in
+/// features, configured by the environment alone.
 pub fn main() -> ExitCode {
-    // testcontainers reads DOCKER_HOST; export the engine found (Docker's socket,
-    // or Podman's) before any thread exists.
-    if let Some(host) = engine::resolve_host() {
-        // SAFETY: no other thread runs yet.
-        unsafe { std::env::set_var("DOCKER_HOST", host) };
-    }
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(e) => return setup_failed(&e),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
-    let code = runtime.block_on(run(settings));
-    // Nothing of the run may keep the process alive (a stuck engine call).
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    code
+    Suite::new().run()
 }
 
-async fn run(settings: Settings) -> ExitCode {
+/// The suite as a team's own test target runs it: the built-in features (or
+/// not), the team's own feature folders beside them, and the configuration
+/// folder its repository holds. Every environment variable still applies and
+/// wins over what the target says (`KRATOS_CONFIG_DIR` over
+/// [`Suite::config_dir`]), so that CI can point one target at several deployments.
+///
+/// ```no_run
+/// // tests/kratos.rs of a team's repository, with `harness = false`:
+/// fn main() -> std::process::ExitCode {
+///     kratos_conformance::runner::Suite::new()
+///         .config_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/kratos"))
+///         .features(concat!(env!("CARGO_MANIFEST_DIR"), "/features"))
+///         .run()
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Suite {
+    builtin: bool,
+    feature_dirs: Vec<PathBuf>,
+    config_dir: Option<PathBuf>,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Suite::new()
+    }
+}
+
+impl Suite {
+    /// The built-in features (`KRATOS_FEATURES_DIR` replaces them).
+    pub fn new() -> Suite {
+        Suite { builtin: true, feature_dirs: Vec::new(), config_dir: None }
+    }
+
+    /// Adds a folder of the team's own `.feature` files (searched recursively);
+    /// their steps are ours and any the team's crate defines on [`ConformanceWorld`].
+    pub fn features(mut self, dir: impl Into<PathBuf>) -> Suite {
+        self.feature_dirs.push(dir.into());
+        self
+    }
+
+    /// Runs only the folders given with [`Suite::features`].
+    pub fn without_builtin_features(mut self) -> Suite {
+        self.builtin = false;
+        self
+    }
+
+    /// The deployment's configuration folder, unless `KRATOS_CONFIG_DIR` names one.
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Suite {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// The folders whose features run, built-in first.
+    pub fn feature_dirs(&self) -> Vec<PathBuf> {
+        let builtin = self.builtin.then(features_dir);
+        builtin.into_iter().chain(self.feature_dirs.iter().cloned()).collect()
+    }
+
+    /// Runs the suite: the exit code says whether the deployment passed (0), a
+    /// scenario failed (1) or the run could not start (2).
+    pub fn run(self) -> ExitCode {
+        // testcontainers reads DOCKER_HOST; export the engine found (Docker's socket,
+        // or Podman's) before any thread exists.
+        if let Some(host) = engine::resolve_host() {
+            // SAFETY: no other thread runs yet.
+            unsafe { std::env::set_var("DOCKER_HOST", host) };
+        }
+        let mut settings = match Settings::from_env() {
+            Ok(settings) => settings,
+            Err(e) => return setup_failed(&e),
+        };
+        if let Some(dir) = &self.config_dir
+            && std::env::var_os("KRATOS_CONFIG_DIR").is_none()
+        {
+            settings.config_dir = dir.clone();
+        }
+        let dirs = self.feature_dirs();
+        if dirs.is_empty() {
+            return setup_failed(&"no features to run: Suite::without_builtin_features() and no Suite::features(dir)");
+        }
+        for dir in &dirs {
+            if !dir.is_dir() {
+                return setup_failed(&format!("the feature folder {} does not exist (Suite::features, or KRATOS_FEATURES_DIR)", dir.display()));
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
+        let code = runtime.block_on(run(settings, dirs, self.builtin));
+        // Nothing of the run may keep the process alive (a stuck engine call).
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        code
+    }
+}
+
+async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool) -> ExitCode {
     let wall = Instant::now();
     // Command-line mistakes and a ledger out of step are reported before anything starts.
     let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
-    let features = features_dir();
-    if let Err(problems) = deviations::check(&features, &features.join("deviations.yml")) {
+    // The ledger is of the built-in features; a team's own have none.
+    if builtin && let Err(problems) = deviations::check(&features_dir(), &features_dir().join("deviations.yml")) {
         eprintln!("kratos-conformance: the known-deviations ledger does not match the features:\n{problems}");
         return ExitCode::FAILURE;
     }
@@ -212,7 +293,7 @@ async fn run(settings: Settings) -> ExitCode {
     shut_down(instances).await;
     let stopped = wall.elapsed();
 
-    finish_docs(instances, &selection);
+    finish_docs(instances, &selection, builtin);
     let docs_done = wall.elapsed();
     let outcomes = outcomes::all();
     if let Err(e) = junit::write(&reports.join("junit.xml"), &outcomes) {
@@ -228,7 +309,7 @@ async fn run(settings: Settings) -> ExitCode {
     if let (Some(verdict), Some(path)) = (crate::schema_change::report::verdict(), crate::schema_change::report::write(&reports)) {
         println!("  {}\n  the migration report: {}", crate::redact::text(&verdict), path.display());
     }
-    let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
+    let ledger = if builtin { deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default() } else { Vec::new() };
     let version = instances.started().iter().find_map(|k| k.version.clone());
     for note in deviations::notes(&ledger, &outcomes, version.as_deref()) {
         println!("  ⚠ {note}");
@@ -324,9 +405,9 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
 
 /// The flow documentation: compared, recorded or both, per the deployment
 /// (see [`docs`]); its verdict is a test case of its own.
-fn finish_docs(instances: &Instances, selection: &Selection) {
+fn finish_docs(instances: &Instances, selection: &Selection, builtin: bool) {
     let version = instances.started().iter().find_map(|k| k.version.clone()).unwrap_or_else(|| kratos::pinned_version().into());
-    let ledger = deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default();
+    let ledger = if builtin { deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default() } else { Vec::new() };
     // The checked-in pages show `serve --dev` on plain HTTP; a production run
     // (HTTPS through a proxy, `Secure` cookies) records its own, as a team's does.
     let checked_in = instances.config_dir.own && instances.production.is_none();
@@ -433,10 +514,15 @@ fn described_filters() -> Vec<String> {
 /// Absolute: Kratos runs in the configuration's folder, and the SQLite files
 /// and PostgreSQL socket it is pointed at live here (a relative
 /// `KRATOS_REPORT_DIR` made `kratos migrate` retry a database it could not open).
+/// By default in the `target/` of the package whose test runs (cargo says which
+/// at run time: a team's repository, not this library's), else in the current folder.
 pub fn report_dir() -> PathBuf {
-    let dir: PathBuf = std::env::var_os("KRATOS_REPORT_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-reports"));
+    let dir: PathBuf = std::env::var_os("KRATOS_REPORT_DIR").map(Into::into).unwrap_or_else(|| {
+        match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(package) => Path::new(&package).join("target/conformance-reports"),
+            None => PathBuf::from("conformance-reports"),
+        }
+    });
     std::path::absolute(&dir).unwrap_or(dir)
 }
 

@@ -3,7 +3,7 @@
 //! why; scenarios that run once per password identifier repeated), the
 //! features whose scenarios wait out the longest lifespans first.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,15 +22,18 @@ impl Planned {
     }
 }
 
-impl<I: AsRef<Path>> cucumber::Parser<I> for Planned {
-    type Cli = <parser::Basic as cucumber::Parser<I>>::Cli;
+/// Several folders: the built-in features and a team's own.
+impl cucumber::Parser<Vec<PathBuf>> for Planned {
+    type Cli = <parser::Basic as cucumber::Parser<PathBuf>>::Cli;
     type Output = stream::Iter<std::vec::IntoIter<parser::Result<gherkin::Feature>>>;
 
-    fn parse(self, input: I, cli: Self::Cli) -> Self::Output {
+    fn parse(self, input: Vec<PathBuf>, cli: Self::Cli) -> Self::Output {
         use futures::StreamExt as _;
-        let parsed = parser::Basic::default().parse(input, cli);
-        let mut features: Vec<parser::Result<gherkin::Feature>> =
-            futures::executor::block_on(parsed.collect::<Vec<_>>()).into_iter().map(|f| f.map(|f| self.plan.rewrite(f))).collect();
+        let mut features: Vec<parser::Result<gherkin::Feature>> = Vec::new();
+        for dir in input {
+            let parsed = parser::Basic::default().parse(dir, cli.clone());
+            features.extend(futures::executor::block_on(parsed.collect::<Vec<_>>()).into_iter().map(|f| f.map(|f| self.plan.rewrite(f))));
+        }
         // Cucumber starts scenarios in the features' order: a wait of 15 s
         // started early overlaps the rest of the run instead of ending it. The
         // smoke feature (is this Kratos at all?) stays first.

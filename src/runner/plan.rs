@@ -87,14 +87,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Reads every feature in `dir`, selects, and decides for each selected
+    /// Reads every feature in `dirs`, selects, and decides for each selected
     /// scenario the instance it needs (or why none fits), from the instances'
     /// descriptions before they start.
-    pub async fn build(dir: &Path, selection: &Selection, instances: &Instances) -> Result<Plan, SetupError> {
+    pub async fn build(dirs: &[PathBuf], selection: &Selection, instances: &Instances) -> Result<Plan, SetupError> {
         let mut plan = Plan::default();
         let mut descriptions: HashMap<InstanceSpec, Result<Deployment, String>> = HashMap::new();
         let mut previous_descriptions: HashMap<InstanceSpec, Result<Deployment, String>> = HashMap::new();
-        for feature in parse_features(dir)? {
+        for feature in parse_features(dirs)? {
             let plain = feature.scenarios.iter().map(|s| (None, s));
             let ruled = feature.rules.iter().flat_map(|r| r.scenarios.iter().map(move |s| (Some(r), s)));
             for (rule, scenario) in plain.chain(ruled).collect::<Vec<_>>() {
@@ -103,7 +103,7 @@ impl Plan {
                 }
                 let empty = Vec::new();
                 let needs = Needs::from_tags(&[&scenario.tags, rule.map(|r| &r.tags).unwrap_or(&empty), &feature.tags])
-                    .map_err(|e| SetupError::Config(format!("{}:{}: {e}", feature.path.as_deref().unwrap_or(dir).display(), scenario.position.line)))?;
+                    .map_err(|e| SetupError::Config(format!("{}:{}: {e}", feature.path.as_deref().unwrap_or(Path::new("?")).display(), scenario.position.line)))?;
                 let mut first_reasons = None;
                 let mut chosen = None;
                 // What this machine or run lacks, before any instance is considered.
@@ -166,7 +166,7 @@ impl Plan {
             let filter = if selection.described.is_empty() { "no filter".to_string() } else { selection.described.join(" and ") };
             return Err(SetupError::Config(format!(
                 "no scenario matches {filter} in {}; check the tag or name (e.g. --tags @smoke, --name 'native app')",
-                dir.display()
+                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
             )));
         }
         Ok(plan)
@@ -353,15 +353,13 @@ fn renamed(name: &str, identifier: Option<&str>) -> String {
     }
 }
 
-/// Every feature of `dir`, with its outlines expanded as cucumber expands them.
-fn parse_features(dir: &Path) -> Result<Vec<Feature>, SetupError> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| SetupError::Config(format!("cannot read {}: {e}", dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "feature"))
-        .collect();
-    paths.sort();
+/// Every feature of `dirs` and their subfolders (as cucumber's parser finds
+/// them), with its outlines expanded as cucumber expands them.
+fn parse_features(dirs: &[PathBuf]) -> Result<Vec<Feature>, SetupError> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        feature_files(dir, &mut paths)?;
+    }
     paths
         .iter()
         .map(|path| {
@@ -373,6 +371,21 @@ fn parse_features(dir: &Path) -> Result<Vec<Feature>, SetupError> {
             Ok(expanded)
         })
         .collect()
+}
+
+/// The `.feature` files under `dir`, sorted, subfolders after the files beside them.
+pub fn feature_files(dir: &Path, into: &mut Vec<PathBuf>) -> Result<(), SetupError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| SetupError::Config(format!("cannot read the feature folder {}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    into.extend(entries.iter().filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "feature")).cloned());
+    for sub in entries.iter().filter(|p| p.is_dir()) {
+        feature_files(sub, into)?;
+    }
+    Ok(())
 }
 
 /// The plan, shared with the parser and hooks.
