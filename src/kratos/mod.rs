@@ -575,6 +575,31 @@ impl Instances {
         kratos
     }
 
+    /// What [`Instances::register`] will know of an instance, as far as the
+    /// settings say before anything starts (for a plan that starts nothing):
+    /// the admin API taken as reachable, the version as the pinned one where the
+    /// suite runs its own build, and unknown otherwise.
+    pub fn expected_facts(&self) -> RunFacts {
+        let pinned = self.runs_pinned_build();
+        let (replicas, own_replicas) = match (&self.settings.external, self.settings.topology) {
+            (Some(external), _) => (external.replicas.len().max(1), false),
+            (None, Topology::Production) => (self.settings.replicas, true),
+            (None, Topology::Dev) => (1, false),
+        };
+        RunFacts {
+            admin_api_reachable: true,
+            pinned_kratos: pinned,
+            version: pinned.then(|| pinned_version().to_string()),
+            concurrency: self.settings.max_concurrent_requests,
+            database: match self.settings.backend {
+                Backend::External => "an external deployment".into(),
+                _ => format!("Kratos on {}", self.settings.database.name()),
+            },
+            replicas,
+            own_replicas,
+        }
+    }
+
     /// The stage before a rotation of the cookie secret, and beside it the
     /// stages after it ([`CookieSecrets`]) on the same database, as the old and
     /// new instances of a rolling deployment. They start once the first has

@@ -58,6 +58,9 @@ pub struct Suite {
     builtin: bool,
     feature_dirs: Vec<PathBuf>,
     config_dir: Option<PathBuf>,
+    /// cucumber's options (`--tags`, `--name`, `--concurrency`, …), the
+    /// program's name first; `None`: this process's own arguments.
+    cucumber_args: Option<Vec<String>>,
 }
 
 impl Default for Suite {
@@ -69,7 +72,7 @@ impl Default for Suite {
 impl Suite {
     /// The built-in features (`KRATOS_FEATURES_DIR` replaces them).
     pub fn new() -> Suite {
-        Suite { builtin: true, feature_dirs: Vec::new(), config_dir: None }
+        Suite { builtin: true, feature_dirs: Vec::new(), config_dir: None, cucumber_args: None }
     }
 
     /// Adds a folder of the team's own `.feature` files (searched recursively);
@@ -91,6 +94,14 @@ impl Suite {
         self
     }
 
+    /// cucumber's options as a command line (`["--tags", "@smoke"]`), instead
+    /// of this process's arguments (for a program with arguments of its own).
+    pub fn cucumber_args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Suite {
+        let program = std::iter::once("kratos-conformance".to_string());
+        self.cucumber_args = Some(program.chain(args.into_iter().map(Into::into)).collect());
+        self
+    }
+
     /// The folders whose features run, built-in first.
     pub fn feature_dirs(&self) -> Vec<PathBuf> {
         let builtin = self.builtin.then(features_dir);
@@ -100,6 +111,18 @@ impl Suite {
     /// Runs the suite: the exit code says whether the deployment passed (0), a
     /// scenario failed (1) or the run could not start (2).
     pub fn run(self) -> ExitCode {
+        self.start(false)
+    }
+
+    /// Prints what a run would do, scenario by scenario (the instance it runs
+    /// on, or why it is not applicable), and starts no Kratos. What only a
+    /// started instance can tell (the admin API answers, its version) is taken
+    /// as the settings expect it. Exit code 0, or 2 when the plan cannot be made.
+    pub fn plan(self) -> ExitCode {
+        self.start(true)
+    }
+
+    fn start(self, plan_only: bool) -> ExitCode {
         // testcontainers reads DOCKER_HOST; export the engine found (Docker's socket,
         // or Podman's) before any thread exists.
         if let Some(host) = engine::resolve_host() {
@@ -124,24 +147,32 @@ impl Suite {
                 return setup_failed(&format!("the feature folder {} does not exist (Suite::features, or KRATOS_FEATURES_DIR)", dir.display()));
             }
         }
+        let args = self.cucumber_args.unwrap_or_else(|| std::env::args().collect());
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
-        let code = runtime.block_on(run(settings, dirs, self.builtin));
+        let code = runtime.block_on(run(settings, dirs, self.builtin, args, plan_only));
         // Nothing of the run may keep the process alive (a stuck engine call).
         runtime.shutdown_timeout(Duration::from_secs(1));
         code
     }
 }
 
-async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool) -> ExitCode {
+async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Vec<String>, plan_only: bool) -> ExitCode {
+    use clap::Parser as _;
     let wall = Instant::now();
     // Command-line mistakes and a ledger out of step are reported before anything starts.
-    let mut opts = cli::Opts::<_, _, _, cli::Empty>::parsed();
+    let mut opts = match cli::Opts::<_, _, _, cli::Empty>::try_parse_from(&args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
     // The ledger is of the built-in features; a team's own have none.
     if builtin && let Err(problems) = deviations::check(&features_dir(), &features_dir().join("deviations.yml")) {
         eprintln!("kratos-conformance: the known-deviations ledger does not match the features:\n{problems}");
         return ExitCode::FAILURE;
     }
-    let selection = Selection { tags: opts.tags_filter.take(), name: opts.re_filter.take(), described: described_filters() };
+    let selection = Selection { tags: opts.tags_filter.take(), name: opts.re_filter.take(), described: described_filters(&args) };
 
     let instances = match Instances::prepare(settings).await {
         Ok(instances) => instances.install(),
@@ -159,6 +190,25 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool) -> ExitC
         Ok(plan) => plan,
         Err(e) => return setup_failed_after_start(instances, &e).await,
     };
+    if plan_only {
+        // An external deployment runs already: connecting to it starts nothing,
+        // and its admin API and version decide what the settings can only guess.
+        let decided = if instances.settings.backend == Backend::External {
+            if let Err(failures) = instances.start_all(&plan.specs()).await {
+                for failure in &failures {
+                    eprintln!("kratos-conformance: {failure}");
+                }
+                return ExitCode::from(2);
+            }
+            plan.finalize(instances);
+            plan.decided()
+        } else {
+            plan.preview(instances).await
+        };
+        print_plan(&decided);
+        shut_down(instances).await;
+        return ExitCode::SUCCESS;
+    }
     // Every instance the selected scenarios need starts now, side by side, so
     // that a Kratos that never gets ready is reported once, as what it is, and
     // not as every one of its scenarios failing. Traits the suite cannot make
@@ -491,9 +541,39 @@ fn features_dir() -> PathBuf {
     std::env::var_os("KRATOS_FEATURES_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(FEATURES))
 }
 
+/// What a run would do, as [`Suite::plan`] prints it: by feature, each
+/// scenario's instance or why it is not applicable, then the counts per reason.
+fn print_plan(previewed: &[(String, String, String, Result<String, Vec<String>>)]) {
+    let mut feature = String::new();
+    let (mut runs, mut skipped) = (0, 0);
+    let mut reasons: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (place, of_feature, scenario, verdict) in previewed {
+        if *of_feature != feature {
+            feature = of_feature.clone();
+            println!("{feature}");
+        }
+        match verdict {
+            Ok(instance) => {
+                runs += 1;
+                println!("  runs on {instance}: {scenario} ({place})");
+            }
+            Err(why) => {
+                skipped += 1;
+                for reason in why {
+                    *reasons.entry(reason.clone()).or_default() += 1;
+                }
+                println!("  not applicable: {scenario} ({place}): {}", why.join("; "));
+            }
+        }
+    }
+    println!("{runs} scenarios would run, {skipped} are not applicable (scenario outlines count once per example; nothing was started)");
+    for (reason, count) in reasons {
+        println!("  not applicable ({count}): {reason}");
+    }
+}
+
 /// The filters as the user wrote them, for a message about what they selected.
-fn described_filters() -> Vec<String> {
-    let args: Vec<String> = std::env::args().collect();
+fn described_filters(args: &[String]) -> Vec<String> {
     let mut described = Vec::new();
     for (i, arg) in args.iter().enumerate() {
         for (long, short, what) in [("--tags", "-t", "--tags"), ("--name", "-n", "--name")] {

@@ -232,6 +232,47 @@ impl Plan {
         }
     }
 
+    /// What [`Plan::finalize`] will decide, without a started instance: each
+    /// scenario's configuration judged on its instance's description, and the
+    /// facts only a started instance has taken as `facts` expects them. Returns
+    /// (file:line, feature, scenario, the instance or the reasons it is not applicable).
+    pub async fn preview(&self, instances: &Instances) -> Vec<(String, String, String, Result<String, Vec<String>>)> {
+        let facts = instances.expected_facts();
+        let mut previewed = Vec::new();
+        for (key, planned) in &self.entries {
+            let verdict = match (&planned.verdict, &planned.spec) {
+                (Verdict::NotApplicable(reasons), _) => Err(reasons.clone()),
+                (_, None) => Err(vec!["no instance fits it".into()]),
+                (_, Some(spec)) => {
+                    let mut reasons = match instances.describe(spec).await {
+                        Ok(deployment) if !planned.needs.previous_configuration => planned.needs.unmet_in_config(&deployment),
+                        Ok(_) => Vec::new(),
+                        Err(e) => vec![e.to_string()],
+                    };
+                    reasons.extend(planned.needs.unmet_in_facts(&facts));
+                    if reasons.is_empty() { Ok(spec.name()) } else { Err(reasons) }
+                }
+            };
+            let place = format!("{}:{}", key.path.display(), key.line);
+            previewed.push((place, planned.feature.clone(), key.name.clone(), verdict));
+        }
+        previewed
+    }
+
+    /// What [`Plan::finalize`] decided, in the shape of [`Plan::preview`].
+    pub fn decided(&self) -> Vec<(String, String, String, Result<String, Vec<String>>)> {
+        self.entries
+            .iter()
+            .map(|(key, planned)| {
+                let verdict = match &planned.verdict {
+                    Verdict::Run { instance, .. } => Ok(instance.clone()),
+                    Verdict::NotApplicable(reasons) => Err(reasons.clone()),
+                };
+                (format!("{}:{}", key.path.display(), key.line), planned.feature.clone(), key.name.clone(), verdict)
+            })
+            .collect()
+    }
+
     /// Why a run of the whole suite means nothing on this deployment: only the
     /// smoke scenarios are applicable.
     pub fn only_smoke_applies(&self, selection: &Selection) -> Option<String> {
