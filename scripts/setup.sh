@@ -130,11 +130,15 @@ setup_engine() {
         if grep -q '"Podman Engine"' <<<"${engine_version}"; then
             say "container engine: Podman at ${host}"
             build_local_image podman
+            build_suite_image podman
         else
             say "container engine: Docker at ${host}"
             if ! DOCKER_HOST=$host docker pull -q "$official_image" >/dev/null; then
                 say "could not pull ${official_image}; building ${local_image} from source instead"
                 DOCKER_HOST=$host build_local_image docker
+                DOCKER_HOST=$host build_suite_image docker
+            else
+                DOCKER_HOST=$host build_suite_image docker pull
             fi
         fi
         return 0
@@ -144,6 +148,54 @@ setup_engine() {
     start_podman_service
     say "container engine: Podman at unix://${podman_socket}"
     build_local_image podman
+    build_suite_image podman
+}
+
+# --- 2b. the suite's own image ---------------------------------------------------------
+# localhost/kratos-conformance/suite:<crate version> (Containerfile): the command, the
+# features and Chromium, for a CI that runs `docker run … verify`. Its base is Debian
+# bookworm: pulled where the engine can pull, else made here with debootstrap.
+suite_image="localhost/kratos-conformance/suite:$(awk -F'"' '$1 ~ /^version *= */ { print $2; exit }' Cargo.toml)"
+local_base="localhost/kratos-conformance/debian:bookworm"
+build_suite_image() { # $1: engine command (podman or docker), $2: "pull" where it can pull
+    local t; t=$(seconds)
+    command -v cargo >/dev/null || die "cargo is not installed; install Rust (https://rustup.rs) and run this again"
+    say "building the command (cargo build --bin kratos-conformance) for the suite's image"
+    cargo build --quiet --locked --bin kratos-conformance
+    local base=docker.io/library/debian:bookworm-slim
+    if [ "${2:-}" != pull ]; then
+        base=$local_base
+        if ! "$1" image inspect "$base" >/dev/null 2>&1; then
+            command -v debootstrap >/dev/null || {
+                "${sudo[@]}" apt-get update -qq
+                DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+            }
+            local tb; tb=$(seconds)
+            local rootfs=target/suite-image/rootfs
+            "${sudo[@]}" rm -rf "$rootfs" && mkdir -p "$rootfs"
+            say "making ${base} with debootstrap (nothing can be pulled here), then Chromium in it with apt"
+            "${sudo[@]}" debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian \
+                >target/suite-image/debootstrap.log 2>&1 || die "debootstrap failed; see target/suite-image/debootstrap.log"
+            # apt in the new system resolves what debootstrap's --include cannot (a
+            # D-Bus session bus for dconf, which Chromium's GTK pulls in).
+            "${sudo[@]}" mount -t proc proc "$rootfs/proc"
+            local status=0
+            "${sudo[@]}" chroot "$rootfs" /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq &&
+                apt-get install -y -qq --no-install-recommends chromium libnss3-tools ca-certificates' \
+                >>target/suite-image/debootstrap.log 2>&1 || status=$?
+            "${sudo[@]}" umount "$rootfs/proc"
+            [ "$status" -eq 0 ] || die "installing Chromium into ${base} failed; see target/suite-image/debootstrap.log"
+            "${sudo[@]}" rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+            "${sudo[@]}" tar -C "$rootfs" -c . | "$1" import - "$base" >/dev/null
+            "${sudo[@]}" rm -rf "$rootfs"
+            say "made ${base} in $(elapsed "$tb")"
+        fi
+    fi
+    local ctx=target/suite-image/context
+    rm -rf "$ctx" && mkdir -p "$ctx"
+    cp target/debug/kratos-conformance "$ctx/" && cp -r features "$ctx/features" && cp Containerfile "$ctx/"
+    "$1" build -q --build-arg "BASE=${base}" -f "$ctx/Containerfile" -t "$suite_image" "$ctx" >/dev/null
+    say "built ${suite_image} in $(elapsed "$t")"
 }
 
 # --- 3. PostgreSQL --------------------------------------------------------------------
