@@ -20,7 +20,8 @@
 #      on ports of its own; the package's system service is never started (it would take
 #      port 80), so apt runs with a policy-rc.d that refuses to start services.
 #
-# KRATOS_BACKEND=process or external skips step 2. Run it again at any time: every step
+# KRATOS_BACKEND=process skips step 2; KRATOS_BACKEND=external (verifying a deployment
+# that runs already, with cargo test --test conformance) installs the browser only. Run it again at any time: every step
 # is skipped or quick when its result is already there.
 set -euo pipefail
 
@@ -279,12 +280,22 @@ install_proxy() {
 }
 
 total=$(seconds)
+case "$backend" in
+    container | process) ;;
+    external)
+        # Verifying a deployment that runs already needs no Kratos of the suite's, no
+        # database and no proxy: only the browser (and the suite, which cargo builds).
+        say "KRATOS_BACKEND=external: no Kratos build, container engine, PostgreSQL or nginx needed"
+        install_browser
+        say "set-up done in $(elapsed "$total"); now run: KRATOS_BACKEND=external KRATOS_PUBLIC_URL=… KRATOS_ADMIN_URL=… cargo test --test conformance"
+        exit 0 ;;
+    *) die "KRATOS_BACKEND=${backend} is not one of container, process, external" ;;
+esac
 install_postgres
 build_kratos
 case "$backend" in
     container) setup_engine ;;
-    process | external) say "KRATOS_BACKEND=${backend}: no container engine needed" ;;
-    *) die "KRATOS_BACKEND=${backend} is not one of container, process, external" ;;
+    process) say "KRATOS_BACKEND=process: no container engine needed" ;;
 esac
 install_browser
 install_proxy
