@@ -155,6 +155,10 @@ Feature: Settings: who may open a settings flow, and what a session that owes it
         | SPA     | 403 with the error session_aal2_required, redirecting to the AAL2 login, returning to the settings flow's action |
         | native  | 403 with the error session_aal2_required, redirecting to the AAL2 login, returning to the settings flow's action |
 
+    # The AAL2 login returns to the settings UI through `return_to`, which
+    # selfservice.allowed_return_urls must admit; the next scenario is the
+    # deployment whose list does not.
+    @settings-ui-return:allowed
     Scenario: A browser whose identity paired an app elsewhere completes the second factor and is back at its settings flow
       Given an identity with a password
       And a browser client signed in with the password
@@ -167,3 +171,13 @@ Feature: Settings: who may open a settings flow, and what a session that owes it
       When it submits the other device's TOTP code of the current step
       Then Kratos answers 303 to the settings UI showing the flow it started
       And the client has a session at "aal2" with the methods "password, totp"
+
+    @settings-ui-return:forbidden
+    Scenario: A browser whose settings UI is not an allowed return URL is sent to the error UI when settings ask for the second factor
+      Given an identity with a password
+      And a browser client signed in with the password
+      When it starts a settings flow
+      And the identity pairs an authenticator app on another device
+      And the settings UI fetches the flow by its id
+      And it follows the redirect_browser_to URL
+      Then Kratos answers 303 to the error UI for self_service_flow_return_to_forbidden

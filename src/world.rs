@@ -225,6 +225,13 @@ impl ConformanceWorld {
     /// Starts replica `number` again, as it was started, and waits for it.
     pub async fn restart_replica(&mut self, number: usize) -> Result<std::time::Duration> {
         let kratos = self.hold_replicas_alone().await?;
+        // A running replica is killed between two requests first, as
+        // `kill_replica` does: a request another scenario has in flight to it
+        // through the proxy would otherwise be cut off (nginx answers 502 and,
+        // for a POST, tries no other replica).
+        if kratos.replica(number).map_err(|e| anyhow!(e))?.is_running().await {
+            kratos.kill_replica(number).await.map_err(|e| anyhow!(e))?;
+        }
         let timeout = kratos::instances().settings.startup_timeout;
         let took = kratos.replica(number).map_err(|e| anyhow!(e))?.restart(timeout).await.map_err(|e| anyhow!(e))?;
         self.killed_replicas.retain(|n| *n != number);

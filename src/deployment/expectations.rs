@@ -62,6 +62,18 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
             found.push(Misconfiguration { what, key: format!("selfservice.flows.settings.required_aal: {actual}") });
         }
     }
+    // Settings that cannot work together: the step-up to AAL2 from a settings
+    // flow returns to the settings UI through `return_to`, which the allow-list
+    // must admit (Kratos' own `/self-service` URLs are admitted anyway).
+    if deployment.methods.totp && !deployment.admits_return_to(&deployment.ui.settings) {
+        found.push(Misconfiguration {
+            what: format!(
+                "the settings UI {} is not an allowed return URL: a settings flow that needs the second factor sends the browser to the error UI (self_service_flow_return_to_forbidden) instead of the AAL2 login, and nobody can pair or unlink an app after signing in with the password alone",
+                deployment.ui.settings
+            ),
+            key: format!("selfservice.allowed_return_urls: [{}]", deployment.return_urls.allowed.join(", ")),
+        });
+    }
     if expect.return_urls.unwrap_or(ReturnUrlPolicy::Restricted) == ReturnUrlPolicy::Restricted {
         if let Some(entry) = any_host_entry(&deployment.return_urls.allowed) {
             found.push(Misconfiguration {

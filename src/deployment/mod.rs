@@ -673,6 +673,17 @@ impl Deployment {
         }
     }
 
+    /// Whether a browser flow started with `?return_to=url` keeps it (Kratos
+    /// v1.3.1, `x/http_secure_redirect.go`): an entry of
+    /// `selfservice.allowed_return_urls` admits it, or it is one of Kratos' own
+    /// self-service URLs (the public base URL and `/self-service`). Otherwise
+    /// Kratos refuses the flow with `self_service_flow_return_to_forbidden`; a
+    /// browser lands on the error UI.
+    pub fn admits_return_to(&self, url: &str) -> bool {
+        let own = format!("{}/self-service", self.public_base_url.as_str().trim_end_matches('/'));
+        expectations::admitting_entry(&self.return_urls.allowed, url).is_some() || expectations::admitting_entry(&[own], url).is_some()
+    }
+
     /// A `return_to` the allow-list admits: the first allowed URL, with a path
     /// of the suite's own so a reader sees it was kept.
     pub fn allowed_return_url(&self) -> Option<String> {
@@ -806,5 +817,33 @@ mod tests {
         let none = CookieSecrets::Before.secrets(&RawConfig::from_value(json!({})));
         assert_eq!(none.len(), 1);
         assert_eq!(CookieSecrets::Rotated.secrets(&RawConfig::from_value(json!({})))[1], none[0], "the run's own old secret, the same for every stage");
+    }
+
+    /// This repository's configuration described as Kratos runs it, with
+    /// `allowed_return_urls` replaced.
+    async fn own_deployment_allowing(allowed: &[&str]) -> Deployment {
+        let dir = config::ConfigDir::open(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kratos-config")).unwrap();
+        let mut config = dir.load(Some("strict")).unwrap();
+        config.set("selfservice.allowed_return_urls", json!(allowed));
+        let schemas = schema::load_all(config.get("identity.schemas").unwrap(), &dir.dir).await.unwrap();
+        let public = Url::parse("http://127.0.0.1:4433/").unwrap();
+        Deployment::describe(&dir, Some("strict"), &[], config, schemas, public.clone(), public, true).unwrap()
+    }
+
+    /// selfservice.allowed_return_urls decides whether the step-up to AAL2 from
+    /// settings can return to the settings UI (x/http_secure_redirect.go):
+    /// the AAL2 login or the error UI.
+    #[tokio::test]
+    async fn the_allow_list_decides_whether_the_settings_ui_is_a_return_url() {
+        let admitted = own_deployment_allowing(&["http://127.0.0.1:4455/"]).await;
+        assert!(admitted.admits_return_to(&admitted.ui.settings));
+        assert!(expectations::check(&admitted).is_empty());
+        let elsewhere = own_deployment_allowing(&["http://127.0.0.1:4455/app"]).await;
+        assert!(!elsewhere.admits_return_to(&elsewhere.ui.settings), "{} is not under /app", elsewhere.ui.settings);
+        let warned = expectations::check(&elsewhere);
+        assert!(warned.iter().any(|m| m.what.contains("is not an allowed return URL")), "{warned:?}");
+        // Kratos' own self-service URLs are admitted whatever the list says.
+        assert!(elsewhere.admits_return_to("http://127.0.0.1:4433/self-service/settings?flow=x"));
+        assert!(!elsewhere.admits_return_to("http://127.0.0.1:4433/sessions/whoami"));
     }
 }

@@ -29,6 +29,7 @@
 //! | `@needs:cross-site-cookies` | Kratos' CSRF and session cookies `SameSite=None`, with `Secure` (derived where the suite starts Kratos in the production topology) |
 //! | `@needs:same-site-lax-or-strict` | a CSRF cookie `SameSite=Lax` or `Strict` (as configured, or as `--dev` forces it) |
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
+//! | `@settings-ui-return:allowed`, `@settings-ui-return:forbidden` | whether `selfservice.allowed_return_urls` admits the settings UI (a step-up to AAL2 from settings returns there) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -76,6 +77,8 @@ pub struct Needs {
     pub same_site_lax_or_strict: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
+    /// `@settings-ui-return:allowed|forbidden`: whether the allow-list admits the settings UI.
+    pub settings_ui_return_allowed: Option<bool>,
     pub registration_one_step: Option<bool>,
     pub each_password_identifier: bool,
     /// `@real-browser`: Chromium, and a deployment whose CORS allows the
@@ -136,6 +139,13 @@ impl Needs {
             self.versions.push(parse_version_requirement(requirement).ok_or_else(|| {
                 format!("@kratos:{requirement}: write a version requirement as >=v25.4.0, <v25.4.0, =v1.3.1")
             })?);
+        } else if let Some(admitted) = tag.strip_prefix("settings-ui-return:") {
+            let allowed = match admitted {
+                "allowed" => true,
+                "forbidden" => false,
+                _ => return Err(format!("@{tag}: the settings UI's return is allowed or forbidden")),
+            };
+            self.settings_ui_return_allowed.get_or_insert(allowed);
         } else if let Some(style) = tag.strip_prefix("login-style:") {
             if !matches!(style, "unified" | "identifier_first") {
                 return Err(format!("@{tag}: the login style is unified or identifier_first"));
@@ -231,6 +241,16 @@ impl Needs {
                     deployment.settings_required_aal.name()
                 ));
             }
+        if let Some(wanted) = self.settings_ui_return_allowed {
+            let admitted = deployment.admits_return_to(&deployment.ui.settings);
+            if wanted != admitted {
+                let (what, has) = if admitted { ("outside", "admits it") } else { ("inside", "does not admit it") };
+                reasons.push(format!(
+                    "it describes a settings UI {what} selfservice.allowed_return_urls, and the deployment's {has} ({})",
+                    deployment.ui.settings
+                ));
+            }
+        }
         if let Some(style) = &self.login_style
             && *style != deployment.login_style {
                 reasons.push(format!("it describes the {} login, the deployment's is {} (selfservice.flows.login.style)", style.replace('_', "-"), deployment.login_style.replace('_', "-")));

@@ -267,10 +267,39 @@ pub(crate) fn flow_kind(word: &str) -> FlowKind {
 
 /// 303 to `<kind>.ui_url?flow=<id>`; the id.
 async fn redirect_to_ui_with_flow(world: &mut ConformanceWorld, kind: FlowKind) -> Result<String> {
-    let ui = world.deployment().await?.ui_url(kind.path()).to_string();
+    let deployment = world.deployment().await?;
+    let ui = deployment.ui_url(kind.path()).to_string();
     let exchange = world.last()?;
     check::status(exchange, 303)?;
-    check::location_is_ui_with_flow(exchange, &ui)
+    match check::location_is_ui_with_flow(exchange, &ui) {
+        Ok(flow) => Ok(flow),
+        // Sent to the error UI instead: what Kratos says there is the reason.
+        Err(e) => match error_behind_redirect(world, &deployment.ui.error).await {
+            Some(reason) => Err(e.context(format!("Kratos sent the browser to the error UI instead: {reason}"))),
+            None => Err(e),
+        },
+    }
+}
+
+/// Where the last answer is a redirect to the error UI (`?id=`), the error as
+/// `/self-service/errors` gives it: its id, reason and message, in one line.
+async fn error_behind_redirect(world: &ConformanceWorld, error_ui: &str) -> Option<String> {
+    let location = world.last.as_ref()?.location()?;
+    let url = url::Url::parse(location).ok()?;
+    let mut bare = url.clone();
+    bare.set_query(None);
+    if bare.as_str() != error_ui {
+        return None;
+    }
+    let id = url.query_pairs().find(|(k, _)| k == "id").map(|(_, v)| v.into_owned())?;
+    let client = world.client.as_ref()?;
+    let mut errors = client.kratos.public("self-service/errors");
+    errors.query_pairs_mut().append_pair("id", &id);
+    let fetched = client.http.send(client.request(reqwest::Method::GET, errors, crate::client::Body::Empty)).await.ok()?;
+    let error = fetched.json().ok()?.get("error").cloned()?;
+    let field = |name: &str| error.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    let said: Vec<String> = [field("id"), field("reason"), field("message")].into_iter().flatten().collect();
+    Some(said.join(": "))
 }
 
 /// The UI's part after a redirect: fetch the flow by id and make it current.
