@@ -48,6 +48,26 @@ Feature: Existing identities after a change of the identity schema or the config
         | kind                        |
         | a self-service registration |
 
+  Rule: existing users log in with every identifier they had, also once their profile is saved
+    Kratos keeps the identifiers it stored for an identity until the identity
+    is updated; a save of the profile derives them from the current schema
+    again. An identifier the schema dropped keeps working until then, and
+    stops working after it.
+
+    Scenario Outline: identities with <kind> that save their profile log in with each identifier they had
+      Given the identities with <kind> created before the change
+      When it saves its profile unchanged and logs in with each identifier it had
+      Then every identifier still logs in as it did before the change
+
+      Examples:
+        | kind            |
+        | a password only |
+
+      @needs:totp
+      Examples:
+        | kind                                |
+        | a password and an authenticator app |
+
   Rule: existing second factors still reach AAL2
 
     @needs:totp

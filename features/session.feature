@@ -50,6 +50,7 @@ Feature: Sessions: whoami, the session API, lifespans and logout
 
     # Kratos re-issues the cookie when the session outlives it; a token is
     # never answered with a cookie.
+    @session-extend:at-once
     Scenario: whoami re-issues a browser's session cookie once the session was extended
       Given an identity with a password
       And a browser client signed in with the password
@@ -61,6 +62,19 @@ Feature: Sessions: whoami, the session API, lifespans and logout
       When it asks whoami
       Then Kratos answers 200 with the client's session
       And it sets the session cookie as the deployment configures it, expiring with the session
+
+    # With session.earliest_possible_extend shorter than session.lifespan,
+    # Kratos extends a session only once less than that is left of it: a young
+    # one stays as it is, and its cookie is not re-issued.
+    @session-extend:later
+    Scenario: The admin API leaves alone a session too young for session.earliest_possible_extend
+      Given an identity with a password
+      And a browser client signed in with the password
+      When the admin API extends the client's session
+      Then Kratos answers as the deployment configures the extension, leaving the session's expiry as it was
+      When it asks whoami
+      Then Kratos answers 200 with the client's session
+      And Kratos sets no cookie
 
     Scenario: whoami never sets a cookie for a native app's session token, even once the session was extended
       Given an identity with a password

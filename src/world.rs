@@ -83,6 +83,9 @@ pub struct ConformanceWorld {
     /// plus the deployment's session lifespan (what the suite knows, not what
     /// Kratos reports).
     pub session_deadline: Option<std::time::SystemTime>,
+    /// The session's `expires_at` as whoami gave it right before the admin API
+    /// was asked to extend it.
+    pub expiry_before_extension: Option<std::time::SystemTime>,
     /// Clients of the same identity, for scenarios that send requests at the
     /// same moment; and identities with their apps, for those of many identities.
     pub crowd: Vec<Client>,

@@ -438,6 +438,9 @@ pub struct Deployment {
     /// `feature_flags.faster_session_extend`: the admin API's extend answers
     /// 204 instead of the session.
     pub faster_session_extend: bool,
+    /// `session.earliest_possible_extend`: a session is extended only once it
+    /// has less than this left (unset: the session lifespan, so at any time).
+    pub earliest_possible_extend: Option<Duration>,
     /// How many codes one recovery (or code login) flow takes before it
     /// refuses every further one: `selfservice.methods.code.config.max_submissions`
     /// since v25.4.0, 5 before (fixed).
@@ -619,6 +622,10 @@ impl Deployment {
                 },
             },
             faster_session_extend: c.bool("feature_flags.faster_session_extend").unwrap_or(false),
+            earliest_possible_extend: match c.str("session.earliest_possible_extend") {
+                Some(_) => Some(duration("session.earliest_possible_extend", "0s")?),
+                None => None,
+            },
             code_max_submissions: c.get("selfservice.methods.code.config.max_submissions").and_then(Value::as_u64).unwrap_or(5),
             config,
             schemas,
@@ -671,6 +678,21 @@ impl Deployment {
             "settings" => self.lifespans.settings,
             _ => self.lifespans.login,
         }
+    }
+
+    /// Whether Kratos extends a session that expires at `expires_at` when asked
+    /// at `now` (`Session.CanBeRefreshed`, v1.3.1): once fewer than
+    /// `session.earliest_possible_extend` are left. Otherwise the extension
+    /// leaves the session as it is.
+    pub fn extends_session(&self, expires_at: std::time::SystemTime, now: std::time::SystemTime) -> bool {
+        let window = self.earliest_possible_extend.unwrap_or(self.lifespans.session);
+        expires_at.checked_sub(window).is_some_and(|from| from < now)
+    }
+
+    /// Whether a session just made is extended at once (no
+    /// `earliest_possible_extend` shorter than the session lifespan).
+    pub fn extends_new_sessions(&self) -> bool {
+        self.earliest_possible_extend.is_none_or(|window| window >= self.lifespans.session)
     }
 
     /// Whether a browser flow started with `?return_to=url` keeps it (Kratos
@@ -845,5 +867,21 @@ mod tests {
         // Kratos' own self-service URLs are admitted whatever the list says.
         assert!(elsewhere.admits_return_to("http://127.0.0.1:4433/self-service/settings?flow=x"));
         assert!(!elsewhere.admits_return_to("http://127.0.0.1:4433/sessions/whoami"));
+    }
+
+    /// session.earliest_possible_extend decides whether the admin API extends
+    /// a session (session/session.go, CanBeRefreshed): only once less than it
+    /// is left; unset, the session lifespan, so at any time.
+    #[tokio::test]
+    async fn earliest_possible_extend_decides_whether_a_session_is_extended() {
+        let mut deployment = own_deployment_allowing(&["http://127.0.0.1:4455/"]).await;
+        let now = std::time::SystemTime::now();
+        let lifespan = deployment.lifespans.session;
+        assert!(deployment.extends_new_sessions());
+        assert!(deployment.extends_session(now + lifespan, now + Duration::from_secs(1)));
+        deployment.earliest_possible_extend = Some(Duration::from_secs(3600));
+        assert!(!deployment.extends_new_sessions());
+        assert!(!deployment.extends_session(now + lifespan, now), "a session just made has its whole lifespan left");
+        assert!(deployment.extends_session(now + Duration::from_secs(1800), now), "half an hour left, under the hour's window");
     }
 }

@@ -30,6 +30,7 @@
 //! | `@needs:same-site-lax-or-strict` | a CSRF cookie `SameSite=Lax` or `Strict` (as configured, or as `--dev` forces it) |
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@settings-ui-return:allowed`, `@settings-ui-return:forbidden` | whether `selfservice.allowed_return_urls` admits the settings UI (a step-up to AAL2 from settings returns there) |
+//! | `@session-extend:at-once`, `@session-extend:later` | whether the admin API extends a new session (`session.earliest_possible_extend` unset or not shorter than `session.lifespan`) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -79,6 +80,8 @@ pub struct Needs {
     pub login_style: Option<String>,
     /// `@settings-ui-return:allowed|forbidden`: whether the allow-list admits the settings UI.
     pub settings_ui_return_allowed: Option<bool>,
+    /// `@session-extend:at-once|later`: whether a new session is extended at once.
+    pub session_extends_at_once: Option<bool>,
     pub registration_one_step: Option<bool>,
     pub each_password_identifier: bool,
     /// `@real-browser`: Chromium, and a deployment whose CORS allows the
@@ -139,6 +142,13 @@ impl Needs {
             self.versions.push(parse_version_requirement(requirement).ok_or_else(|| {
                 format!("@kratos:{requirement}: write a version requirement as >=v25.4.0, <v25.4.0, =v1.3.1")
             })?);
+        } else if let Some(when) = tag.strip_prefix("session-extend:") {
+            let at_once = match when {
+                "at-once" => true,
+                "later" => false,
+                _ => return Err(format!("@{tag}: a session is extended at-once or later")),
+            };
+            self.session_extends_at_once.get_or_insert(at_once);
         } else if let Some(admitted) = tag.strip_prefix("settings-ui-return:") {
             let allowed = match admitted {
                 "allowed" => true,
@@ -241,6 +251,19 @@ impl Needs {
                     deployment.settings_required_aal.name()
                 ));
             }
+        if let Some(wanted) = self.session_extends_at_once
+            && wanted != deployment.extends_new_sessions()
+        {
+            let setting = match deployment.earliest_possible_extend {
+                Some(window) => format!("session.earliest_possible_extend {}", humantime::format_duration(window)),
+                None => "session.earliest_possible_extend unset".into(),
+            };
+            reasons.push(if wanted {
+                format!("it extends a session just made, and the deployment extends one only once less than its window is left ({setting}, session.lifespan {})", humantime::format_duration(deployment.lifespans.session))
+            } else {
+                format!("it describes a session too young to be extended, and the deployment extends every session at once ({setting})")
+            });
+        }
         if let Some(wanted) = self.settings_ui_return_allowed {
             let admitted = deployment.admits_return_to(&deployment.ui.settings);
             if wanted != admitted {

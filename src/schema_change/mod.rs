@@ -112,6 +112,8 @@ impl Existing {
         }
         aspects.push(Aspect::Whoami);
         aspects.push(Aspect::SettingsProfile);
+        // After the save, in this order: what the save changed of the logins.
+        aspects.extend(account.identifiers.iter().map(|i| Aspect::LoginAfterSave(i.trait_path.clone())));
         if account.authenticator.is_none() && pairs {
             aspects.push(Aspect::AccountName);
         }
@@ -218,7 +220,7 @@ impl SchemaDiff {
             return self.about("");
         }
         match aspect {
-            Aspect::Login(trait_path) => why.extend(self.about(trait_path)),
+            Aspect::Login(trait_path) | Aspect::LoginAfterSave(trait_path) => why.extend(self.about(trait_path)),
             Aspect::AccountName if self.account_name.0 != self.account_name.1 => {
                 let name = |t: &Option<String>| t.clone().map(|t| format!("trait {t}")).unwrap_or_else(|| "the identity id".into());
                 why.push(format!("the account name was {} and is {} now", name(&self.account_name.0), name(&self.account_name.1)));
@@ -233,7 +235,7 @@ impl SchemaDiff {
                 why.extend(self.about(named).filter(|w| !why.contains(w)));
             }
         }
-        if why.is_empty() && !matches!(aspect, Aspect::Login(_) | Aspect::AccountName) {
+        if why.is_empty() && !matches!(aspect, Aspect::Login(_) | Aspect::LoginAfterSave(_) | Aspect::AccountName) {
             // Nothing names a trait (an identity that no longer validates cannot
             // be updated, e.g. to use up a recovery code): every change may count.
             why.extend(self.lines());

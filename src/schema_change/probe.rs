@@ -46,6 +46,10 @@ impl Outcome {
 pub enum Aspect {
     /// The password step with an identifier it had (its trait).
     Login(String),
+    /// The same, by the twin once its profile is saved: Kratos keeps the
+    /// identifiers it stored until an identity is updated, and then derives
+    /// them from the current schema.
+    LoginAfterSave(String),
     /// AAL2 with its authenticator app, or with a recovery code.
     Aal2(Factor),
     /// What whoami says after its strongest login.
@@ -61,6 +65,7 @@ impl Aspect {
     pub fn describe(&self) -> String {
         match self {
             Aspect::Login(trait_path) => format!("the password login with its `{trait_path}`"),
+            Aspect::LoginAfterSave(trait_path) => format!("the password login with its `{trait_path}` once its profile is saved"),
             Aspect::Aal2(Factor::App) => "AAL2 with its authenticator app".into(),
             Aspect::Aal2(Factor::RecoveryCode) => "AAL2 with a recovery code".into(),
             Aspect::Whoami => "whoami after its strongest login".into(),
@@ -90,6 +95,13 @@ pub async fn ask(kratos: &Arc<Kratos>, transcript: &Transcript, existing: &Exist
                 anyhow::anyhow!("the identity with {} had no identifier {trait_path}", existing.kind.name())
             })?;
             login(kratos, transcript, account, identifier).await
+        }
+        Aspect::LoginAfterSave(trait_path) => {
+            let twin = &existing.twin;
+            let identifier = twin.identifiers.iter().find(|i| &i.trait_path == trait_path).ok_or_else(|| {
+                anyhow::anyhow!("the twin identity with {} had no identifier {trait_path}", existing.kind.name())
+            })?;
+            login(kratos, transcript, twin, identifier).await
         }
         Aspect::Aal2(factor) => second_factor(kratos, transcript, account, *factor).await,
         Aspect::Whoami => whoami(kratos, transcript, account).await,

@@ -434,7 +434,10 @@ async fn session_id_of(client: &Client) -> Result<String> {
 
 #[when("the admin API extends the client's session")]
 async fn admin_extends(world: &mut ConformanceWorld) -> Result<()> {
-    let id = session_id_of(world.client()?).await?;
+    let whoami = world.client()?.whoami().await?;
+    check::status(&whoami, 200)?;
+    let id = whoami.json()?.get("id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| check::failure(&whoami, "the session has no id"))?;
+    world.expiry_before_extension = Some(session_expiry(&whoami)?);
     world.last = Some(world.admin().await?.extend_session(&id).await?);
     Ok(())
 }
@@ -446,16 +449,39 @@ async fn admin_extends_id(world: &mut ConformanceWorld, id: String) -> Result<()
 }
 
 /// `feature_flags.faster_session_extend`: 204; otherwise (Kratos' default up to
-/// v26.2.0) 200 with the session, now expiring a whole lifespan after the call.
-#[then("Kratos answers as the deployment configures the extension, expiring the session lifespan from now")]
-async fn extension_answer(world: &mut ConformanceWorld) -> Result<()> {
+/// v26.2.0) 200 with the session, now expiring a whole lifespan after the call
+/// where `session.earliest_possible_extend` lets Kratos extend it
+/// ([`crate::deployment::Deployment::extends_session`]), else as it was.
+#[then(regex = r"^Kratos answers as the deployment configures the extension, (expiring the session lifespan from now|leaving the session's expiry as it was)$")]
+async fn extension_answer(world: &mut ConformanceWorld, expected: String) -> Result<()> {
     let deployment = world.deployment().await?;
     let exchange = world.last()?;
+    let before = world.expiry_before_extension.context("the session's expiry was not read before the extension")?;
+    let extends = deployment.extends_session(before, exchange.at);
+    let described = |extends: bool| if extends { "extends it" } else { "leaves it as it was" };
+    let wanted = expected.starts_with("expiring");
+    if extends != wanted {
+        return Err(check::failure(
+            exchange,
+            format!(
+                "the scenario expects that Kratos {}, and the deployment {}: the session expired at {} and session.earliest_possible_extend is {:?} (session.lifespan {:?})",
+                described(wanted),
+                described(extends),
+                humantime::format_rfc3339_seconds(before),
+                deployment.earliest_possible_extend,
+                deployment.lifespans.session
+            ),
+        ));
+    }
     if deployment.faster_session_extend {
         return check::status(exchange, 204);
     }
     check::status(exchange, 200)?;
     let expires_at = session_expiry(exchange)?;
+    if !extends {
+        let drift = expires_at.duration_since(before).or_else(|e| Ok::<_, anyhow::Error>(e.duration())).unwrap_or_default();
+        return check::equals(exchange, "expires_at is what it was before the extension (to the second)", true, drift < Duration::from_secs(1));
+    }
     let lifespan = deployment.lifespans.session;
     let window = exchange.at + lifespan..=exchange.at + exchange.elapsed + lifespan;
     check::equals(exchange, "expires_at is the session lifespan after the call", true, window.contains(&expires_at))
