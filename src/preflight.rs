@@ -11,6 +11,13 @@
 //! - a cookie `Domain` that covers neither Kratos' public host nor the UI's;
 //! - `SameSite=None` on a session cookie Kratos sends without `Secure`.
 //!
+//! On an external deployment, also what the configuration the suite was given
+//! promises against what the deployment does ([`drift`]): the methods a
+//! settings flow offers, the issuer a pairing shows, whoami's AAL rule, and
+//! registration and recovery refused where they are off. Each difference is a
+//! [`Finding::Drift`]: said in the first lines, since every scenario's
+//! expectation comes from that configuration.
+//!
 //! Not looked for: replicas whose `secrets.cipher` differ. In a deployment of
 //! passwords and TOTP nothing is encrypted with it (OIDC tokens are), so no
 //! request of the suite can tell.
@@ -30,6 +37,9 @@ pub enum Finding {
     /// Something the suite's own way of running Kratos brings about (the dev
     /// topology's `--dev`), or a check that could not be made: said, not failed.
     Note(String),
+    /// An external deployment does not run the configuration the suite was
+    /// given (`KRATOS_CONFIG_DIR`): said first; the scenarios show what follows.
+    Drift(String),
 }
 
 /// Every finding on `kratos`, each naming the instance.
@@ -51,11 +61,15 @@ pub async fn probe(kratos: &Arc<Kratos>) -> Vec<Finding> {
     if kratos.replicas.len() >= 2 && !rolling_out {
         findings.extend(cookie_secrets_shared(kratos).await);
     }
+    if kratos.backend == crate::kratos::Backend::External {
+        findings.extend(drift(kratos).await);
+    }
     findings
         .into_iter()
         .map(|f| match f {
             Finding::Misconfiguration(m) => Finding::Misconfiguration(format!("{}: {m}", kratos.name)),
             Finding::Note(m) => Finding::Note(format!("{}: {m}", kratos.name)),
+            Finding::Drift(m) => Finding::Drift(format!("{}: {m}", kratos.name)),
         })
         .collect()
 }
@@ -195,6 +209,114 @@ async fn compare_replicas(kratos: &Arc<Kratos>, person: &Person, transcript: Tra
         }
     }
     Ok(findings)
+}
+
+/// What the configuration promises, asked of the deployment with one identity
+/// of its own (deleted after): a native app signs in with the password, opens
+/// a settings flow (which methods it offers, the issuer of the pairing it
+/// offers), pairs an app and signs in again with the password alone (whoami's
+/// AAL rule); and registration and recovery where the configuration has them off.
+pub async fn drift(kratos: &Arc<Kratos>) -> Vec<Finding> {
+    let deployment = &kratos.deployment;
+    let cannot = |why: String| vec![Finding::Note(format!("could not compare the deployment with its configuration: {}", crate::redact::text(&why)))];
+    let mut found = disabled_flows_refused(kratos).await;
+    if !deployment.methods.password {
+        found.extend(cannot("the password method is off".into()));
+        return found;
+    }
+    let transcript = Transcript::default();
+    let admin = AdminApi::new(Arc::clone(kratos), transcript.clone());
+    let schema = deployment.default_schema();
+    let person = match Person::generate(deployment, schema) {
+        Ok(person) => person,
+        Err(e) => return cannot(e.to_string()),
+    };
+    let created = match admin.create(&person, &schema.id).await {
+        Ok(created) if created.status.as_u16() == 201 => created,
+        Ok(other) => return cannot(format!("the admin API answered {} to creating an identity", other.status)),
+        Err(e) => return cannot(e.to_string()),
+    };
+    let id = created.json().ok().and_then(|b| b["id"].as_str().map(str::to_string)).unwrap_or_default();
+    match settings_as_configured(kratos, &person, transcript).await {
+        Ok(differences) => found.extend(differences.into_iter().map(Finding::Drift)),
+        Err(e) => found.extend(cannot(format!("{e:#}"))),
+    }
+    let _ = admin.delete(&id).await;
+    found
+}
+
+async fn settings_as_configured(kratos: &Arc<Kratos>, person: &Person, transcript: Transcript) -> anyhow::Result<Vec<String>> {
+    let deployment = &kratos.deployment;
+    let identifier = person.identifiers.first().map(|i| i.value.clone()).ok_or_else(|| anyhow::anyhow!("the schema has no password identifier"))?;
+    let mut native = Client::new(ClientKind::Native, Arc::clone(kratos), transcript.clone());
+    native.password_step(&identifier, &person.password).await?;
+    let flow = native.start_and_load(FlowKind::Settings, &[]).await?;
+    let mut differences = Vec::new();
+    // The QR code is an img node (by id), the recovery codes' button an input (by name).
+    let offers = |node: &str| flow.node_by_id(node).is_some() || flow.node(node).is_some();
+    for (method, on, node) in [("totp", deployment.methods.totp, "totp_qr"), ("lookup_secret", deployment.methods.lookup_secret, "lookup_secret_regenerate")] {
+        if on != offers(node) {
+            differences.push(format!(
+                "selfservice.methods.{method}.enabled is {on} in the configuration, and the deployment's settings flow {} it",
+                if offers(node) { "offers" } else { "does not offer" }
+            ));
+        }
+    }
+    if !(deployment.methods.totp && offers("totp_qr")) {
+        return Ok(differences);
+    }
+    // The issuer the app will show, as the pairing's QR code carries it.
+    let src = flow.node_by_id("totp_qr").and_then(|n| n.attributes.get("src")).and_then(|v| v.as_str()).unwrap_or_default();
+    if let Ok(text) = crate::totp::decode_qr_data_uri(src)
+        && let Ok(url) = crate::totp::OtpAuthUrl::parse(&text)
+        && let Some(issuer) = url.issuer
+        && issuer != deployment.methods.totp_issuer
+    {
+        differences.push(format!(
+            "the TOTP issuer is \"{}\" in the configuration (selfservice.methods.totp.config.issuer), and the deployment's pairing shows \"{issuer}\"",
+            deployment.methods.totp_issuer
+        ));
+    }
+    // whoami's AAL rule, on an AAL1 session of an identity with an app.
+    native.pair_totp().await?;
+    let mut again = Client::new(ClientKind::Native, Arc::clone(kratos), transcript);
+    again.password_step(&identifier, &person.password).await?;
+    let whoami = again.whoami().await?;
+    let accepts_aal1 = whoami.status.as_u16() == 200;
+    let configured_aal1 = deployment.whoami_required_aal == crate::deployment::AalRule::Aal1;
+    if accepts_aal1 != configured_aal1 {
+        differences.push(format!(
+            "session.whoami.required_aal is {} in the configuration, and the deployment's whoami {} the AAL1 session of an identity with an authenticator app ({})",
+            deployment.whoami_required_aal.name(),
+            if accepts_aal1 { "accepts" } else { "refuses" },
+            whoami.status
+        ));
+    }
+    Ok(differences)
+}
+
+/// Registration and recovery the configuration has off: the deployment must
+/// refuse to start their flows (an API flow is enough to ask).
+async fn disabled_flows_refused(kratos: &Arc<Kratos>) -> Vec<Finding> {
+    let deployment = &kratos.deployment;
+    let native = Client::new(ClientKind::Native, Arc::clone(kratos), Transcript::default());
+    let mut found = Vec::new();
+    for (kind, on, key) in [
+        (FlowKind::Registration, deployment.registration_enabled, "selfservice.flows.registration.enabled"),
+        (FlowKind::Recovery, deployment.recovery_enabled, "selfservice.flows.recovery.enabled"),
+    ] {
+        let Ok(started) = native.start_flow(kind, &[]).await else { continue };
+        let starts = started.status.as_u16() == 200;
+        if starts != on {
+            found.push(Finding::Drift(format!(
+                "{key} is {on} in the configuration, and the deployment {} a {} flow ({})",
+                if starts { "starts" } else { "refuses to start" },
+                kind.path(),
+                started.status
+            )));
+        }
+    }
+    found
 }
 
 #[cfg(test)]

@@ -236,7 +236,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         .iter()
         .filter_map(|f| match f {
             crate::preflight::Finding::Misconfiguration(m) => Some(m),
-            crate::preflight::Finding::Note(_) => None,
+            crate::preflight::Finding::Note(_) | crate::preflight::Finding::Drift(_) => None,
         })
         .collect();
     if !misconfigured.is_empty() {
@@ -253,8 +253,13 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     let ready_at = wall.elapsed();
     print_deployment(instances, &plan);
     for finding in &findings {
-        if let crate::preflight::Finding::Note(note) = finding {
-            eprintln!("{}", crate::redact::text(&format!("kratos-conformance: note: {note}")));
+        match finding {
+            crate::preflight::Finding::Drift(drift) => eprintln!(
+                "{}",
+                crate::redact::text(&format!("kratos-conformance: ⚠ drift: the deployment does not run the configuration it was given: {drift}"))
+            ),
+            crate::preflight::Finding::Note(note) => eprintln!("{}", crate::redact::text(&format!("kratos-conformance: note: {note}"))),
+            crate::preflight::Finding::Misconfiguration(_) => {}
         }
     }
     let only_smoke = plan.only_smoke_applies(&selection);
