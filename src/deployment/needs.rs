@@ -8,6 +8,7 @@
 //! | tag | needs |
 //! |---|---|
 //! | `@needs:totp`, `@needs:lookup_secret`, `@needs:password` | the method enabled |
+//! | `@disabled:totp`, `@disabled:lookup_secret` | the method off |
 //! | `@needs:registration` | self-service registration with a password |
 //! | `@needs:admin-api` | the admin API reachable from the suite |
 //! | `@whoami:aal1`, `@whoami:highest_available` | `session.whoami.required_aal` |
@@ -59,6 +60,8 @@ pub struct RunFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
     pub methods: Vec<String>,
+    /// `@disabled:<method>`: the method off (the scenarios of a deployment without it).
+    pub methods_off: Vec<String>,
     pub registration: bool,
     pub admin_api: bool,
     pub whoami: Option<AalRule>,
@@ -128,6 +131,15 @@ impl Needs {
                 "cross-site-cookies" => self.cross_site_cookies = true,
                 "same-site-lax-or-strict" => self.same_site_lax_or_strict = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
+            }
+        } else if let Some(method) = tag.strip_prefix("disabled:") {
+            match method {
+                "totp" | "lookup_secret" => {
+                    if !self.methods_off.iter().any(|m| m == method) {
+                        self.methods_off.push(method.to_string());
+                    }
+                }
+                other => return Err(format!("@disabled:{other}: the suite knows disabled totp and lookup_secret")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
             // The nearest tag wins: a scenario's rule overrides its feature's.
@@ -230,6 +242,15 @@ impl Needs {
             };
             if !on {
                 reasons.push(format!("{method} is disabled (selfservice.methods.{method}.enabled)"));
+            }
+        }
+        for method in &self.methods_off {
+            let on = match method.as_str() {
+                "totp" => deployment.methods.totp,
+                _ => deployment.methods.lookup_secret,
+            };
+            if on {
+                reasons.push(format!("it describes a deployment with {method} disabled, and the deployment has it on (selfservice.methods.{method}.enabled)"));
             }
         }
         if self.registration && !deployment.registration_enabled {

@@ -301,8 +301,12 @@ impl Instances {
     /// exists), so that a broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
         let config_dir = ConfigDir::open(&settings.config_dir)?;
+        // Without a configuration before a change, the scenarios about one judge
+        // the identities across a restart on the same configuration: what a
+        // deployment's restart or upgrade must not break either.
         let previous_config_dir = match (&settings.previous_config_dir, settings.backend) {
             (Some(dir), Backend::Process | Backend::Container) => Some(ConfigDir::open_as(dir, "KRATOS_PREVIOUS_CONFIG_DIR")?),
+            (None, Backend::Process | Backend::Container) => Some(config_dir.clone()),
             _ => None,
         };
         let (mut engine, mut image, mut abandoned, mut leases) = (None, None, Swept::default(), None);
@@ -382,7 +386,10 @@ impl Instances {
     /// Why the scenarios about a change cannot run, if they cannot.
     pub fn no_previous_configuration(&self) -> Option<String> {
         match (&self.settings.previous_config_dir, self.settings.backend) {
-            (None, _) => Some("there is no configuration before a change: set KRATOS_PREVIOUS_CONFIG_DIR to it".into()),
+            (None, Backend::External) => Some(
+                "an external deployment cannot be restarted: the scenarios about a change (or, without KRATOS_PREVIOUS_CONFIG_DIR, a restart) need the process or container backend".into(),
+            ),
+            (None, _) => None,
             (Some(_), Backend::External) => Some(
                 "an external deployment cannot be restarted on another configuration: KRATOS_PREVIOUS_CONFIG_DIR is for the process and container backends".into(),
             ),

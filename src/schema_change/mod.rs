@@ -311,13 +311,13 @@ pub fn describe(previous: &std::path::Path) -> Option<String> {
     let change = change.as_ref()?;
     let kinds: Vec<&str> = change.existing.iter().map(|e| e.kind.name()).collect();
     let mut text = format!(
-        "before the change (KRATOS_PREVIOUS_CONFIG_DIR={}): identities with {} created and asked, in {:.1?} with Kratos' start and stop; then Kratos restarted with the current configuration on the same database",
+        "before the change (the configuration in {}): identities with {} created and asked, in {:.1?} with Kratos' start and stop; then Kratos restarted with the current configuration on the same database",
         previous.display(),
         kinds.join("; "),
         change.before_took
     );
     if change.same_configuration {
-        text.push_str("\n  the previous configuration is the current one: the scenarios about the change check that a restart changes nothing (they must all pass)");
+        text.push_str("\n  the previous configuration is the current one (KRATOS_PREVIOUS_CONFIG_DIR unset, or the same): the scenarios about the change check that a restart changes nothing (they must all pass)");
     }
     Some(text)
 }

@@ -48,6 +48,15 @@ async fn group_nodes(world: &mut ConformanceWorld, group: String, nodes: String)
     check::equals(&source(world)?, &format!("the {group} nodes"), expected, actual.iter().map(String::as_str).collect())
 }
 
+/// A method the deployment has off: the flow has no node of its group.
+#[then(regex = r"^the flow has no (TOTP|lookup_secret|password|profile) nodes$")]
+async fn no_group_nodes(world: &mut ConformanceWorld, group: String) -> Result<()> {
+    let group = if group == "TOTP" { "totp".to_string() } else { group };
+    let flow = world.flow()?;
+    let present: Vec<String> = flow.ui.nodes.iter().zip(flow.node_names()).filter(|(node, _)| node.group == group).map(|(_, name)| name).collect();
+    check::equals(&source(world)?, &format!("the {group} nodes"), Vec::<String>::new(), present)
+}
+
 #[then(expr = "the flow is in state {string} with the message {int}")]
 async fn flow_state(world: &mut ConformanceWorld, state: String, message: u64) -> Result<()> {
     let flow = world.flow()?;
