@@ -431,3 +431,36 @@ Feature: Login with a password, then TOTP, to reach AAL2
       When it submits the TOTP code of the current step
       Then Kratos answers 400 with the flow
       And the flow has the message 4000001 saying "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?"
+
+  # The other side of recovery-codes.feature: a deployment whose second factor
+  # is the authenticator app alone (lost phones go through a help desk).
+  @needs:admin-api @needs:totp @disabled:lookup_secret
+  Rule: Where recovery codes are off (selfservice.methods.lookup_secret), no flow offers or takes one
+
+    Scenario Outline: A <client> client's settings flow offers no recovery codes
+      Given an identity with a password and a paired authenticator app
+      And a <client> client signed in with the password and the TOTP code
+      When it starts a settings flow
+      Then the flow has no lookup_secret nodes
+
+      Examples:
+        | client  |
+        | browser |
+        | SPA     |
+        | native  |
+
+    Scenario Outline: A <client> client's AAL2 login offers no recovery code, and refuses one
+      Given an identity with a password and a paired authenticator app
+      And a <client> client that has completed the password step
+      When it starts a login flow with "aal=aal2"
+      Then the flow has no lookup_secret nodes
+      # The method's endpoint is off: an error without id, not a flow message.
+      When it submits a recovery code nobody was given
+      Then Kratos answers <answer>
+      And the client's session still owes its second factor
+
+      Examples:
+        | client  | answer                                                                                                                                                                                                  |
+        | browser | 303 to the error UI for an error without id, whose reason is "This endpoint was disabled by system administrator. Please check your url or contact the system administrator to enable it." |
+        | SPA     | 404 with an error without id, whose reason is "This endpoint was disabled by system administrator. Please check your url or contact the system administrator to enable it."                 |
+        | native  | 404 with an error without id, whose reason is "This endpoint was disabled by system administrator. Please check your url or contact the system administrator to enable it."                 |

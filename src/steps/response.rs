@@ -62,10 +62,24 @@ async fn redirect_to_error_ui(world: &mut ConformanceWorld) -> Result<()> {
     error_ui_id(world).await.map(|_| ())
 }
 
+/// An error Kratos gives no id (a disabled endpoint's 404): its reason.
+#[then(expr = "Kratos answers 303 to the error UI for an error without id, whose reason is {string}")]
+async fn redirect_to_error_ui_because(world: &mut ConformanceWorld, reason: String) -> Result<()> {
+    let (fetched, error) = error_the_ui_shows(world).await?;
+    check::equals(&fetched, "error.id", None, error.id())?;
+    check::equals(&fetched, "error.reason", Some(reason.as_str()), error.reason())
+}
+
 #[then(expr = "Kratos answers 303 to the error UI for {word}")]
 async fn redirect_to_error_ui_for(world: &mut ConformanceWorld, error_id: String) -> Result<()> {
+    let (fetched, error) = error_the_ui_shows(world).await?;
+    check::equals(&fetched, "error.id", Some(error_id.as_str()), error.id())
+}
+
+/// The error UI fetches the error by the id in `Location`, as the login UI
+/// fetches flows: the exchange of that fetch and the error it returned.
+async fn error_the_ui_shows(world: &mut ConformanceWorld) -> Result<(crate::client::Exchange, KratosError)> {
     let id = error_ui_id(world).await?;
-    // The error UI fetches the error by its id, as the login UI fetches flows.
     let client = world.client()?.clone();
     let mut url = client.kratos.public("self-service/errors");
     url.query_pairs_mut().append_pair("id", &id);
@@ -74,7 +88,8 @@ async fn redirect_to_error_ui_for(world: &mut ConformanceWorld, error_id: String
     check::status(&fetched, 200)?;
     let body = fetched.json()?;
     check::json_field(&fetched, &body, "/id", &json!(id))?;
-    check::json_field(&fetched, &body, "/error/id", &json!(error_id))
+    let error = KratosError::from_json(&body).ok_or_else(|| check::failure(&fetched, "expected an error body {\"error\": ...}"))?;
+    Ok((fetched, error))
 }
 
 /// `selfservice.default_browser_return_url`: where a browser that needs no
