@@ -91,8 +91,7 @@ impl Client {
     /// CSRF token of a real flow, so that only the id is wrong).
     pub async fn submit_to_unissued_flow(&self, kind: FlowKind, fields: Value) -> Result<Exchange> {
         let mut flow = self.start_and_load(kind, &[]).await?;
-        // A version 4 UUID, like Kratos' own ids.
-        flow.ui.action = flow.ui.action.replace(&flow.id, "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60");
+        flow.ui.action = flow.ui.action.replace(&flow.id, super::UNISSUED_FLOW_ID);
         self.submit_flow(&flow, fields).await
     }
 

@@ -65,6 +65,9 @@ impl fmt::Display for ClientKind {
     }
 }
 
+/// A flow id no Kratos issued: a version 4 UUID, like Kratos' own ids.
+pub const UNISSUED_FLOW_ID: &str = "8a3d05e2-5f53-4a0b-9c31-7f2b8c1e4d60";
+
 /// The self-service flows, by the name Kratos uses in their paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowKind {

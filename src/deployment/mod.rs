@@ -843,7 +843,7 @@ mod tests {
 
     /// This repository's configuration described as Kratos runs it, with
     /// `allowed_return_urls` replaced.
-    async fn own_deployment_allowing(allowed: &[&str]) -> Deployment {
+    pub(super) async fn own_deployment_allowing(allowed: &[&str]) -> Deployment {
         let dir = config::ConfigDir::open(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kratos-config")).unwrap();
         let mut config = dir.load(Some("strict")).unwrap();
         config.set("selfservice.allowed_return_urls", json!(allowed));

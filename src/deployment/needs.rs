@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `@needs:totp`, `@needs:lookup_secret`, `@needs:password` | the method enabled |
 //! | `@disabled:totp`, `@disabled:lookup_secret` | the method off |
+//! | `@disabled:registration`, `@disabled:recovery` | the self-service flow off |
 //! | `@needs:registration` | self-service registration with a password |
 //! | `@needs:admin-api` | the admin API reachable from the suite |
 //! | `@whoami:aal1`, `@whoami:highest_available` | `session.whoami.required_aal` |
@@ -60,8 +61,9 @@ pub struct RunFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
     pub methods: Vec<String>,
-    /// `@disabled:<method>`: the method off (the scenarios of a deployment without it).
-    pub methods_off: Vec<String>,
+    /// `@disabled:<method or flow>`: the method or self-service flow off (the
+    /// scenarios of a deployment without it).
+    pub disabled: Vec<String>,
     pub registration: bool,
     pub admin_api: bool,
     pub whoami: Option<AalRule>,
@@ -134,12 +136,12 @@ impl Needs {
             }
         } else if let Some(method) = tag.strip_prefix("disabled:") {
             match method {
-                "totp" | "lookup_secret" => {
-                    if !self.methods_off.iter().any(|m| m == method) {
-                        self.methods_off.push(method.to_string());
+                "totp" | "lookup_secret" | "registration" | "recovery" => {
+                    if !self.disabled.iter().any(|m| m == method) {
+                        self.disabled.push(method.to_string());
                     }
                 }
-                other => return Err(format!("@disabled:{other}: the suite knows disabled totp and lookup_secret")),
+                other => return Err(format!("@disabled:{other}: the suite knows disabled totp, lookup_secret, registration and recovery")),
             }
         } else if let Some(rule) = tag.strip_prefix("whoami:") {
             // The nearest tag wins: a scenario's rule overrides its feature's.
@@ -244,13 +246,15 @@ impl Needs {
                 reasons.push(format!("{method} is disabled (selfservice.methods.{method}.enabled)"));
             }
         }
-        for method in &self.methods_off {
-            let on = match method.as_str() {
-                "totp" => deployment.methods.totp,
-                _ => deployment.methods.lookup_secret,
+        for off in &self.disabled {
+            let (on, setting) = match off.as_str() {
+                "totp" => (deployment.methods.totp, "selfservice.methods.totp.enabled"),
+                "lookup_secret" => (deployment.methods.lookup_secret, "selfservice.methods.lookup_secret.enabled"),
+                "registration" => (deployment.registration_enabled, "selfservice.flows.registration.enabled"),
+                _ => (deployment.recovery_enabled, "selfservice.flows.recovery.enabled"),
             };
             if on {
-                reasons.push(format!("it describes a deployment with {method} disabled, and the deployment has it on (selfservice.methods.{method}.enabled)"));
+                reasons.push(format!("it describes a deployment with {off} disabled, and the deployment has it on ({setting})"));
             }
         }
         if self.registration && !deployment.registration_enabled {
@@ -490,5 +494,20 @@ mod tests {
         assert_eq!(compare_versions("v25.4.0", "v25.4.0"), Ordering::Equal);
         let needs = Needs::from_tags(&[&tags(&["kratos:>=v25.4.0"])]).unwrap();
         assert_eq!(needs.versions, [(Ordering::Greater, true, "v25.4.0".to_string())]);
+    }
+
+    /// selfservice.flows.{registration,recovery}.enabled decide whether the
+    /// scenarios of a deployment without the flow apply.
+    #[tokio::test]
+    async fn a_disabled_flow_is_the_deployment_s_setting() {
+        let needs = Needs::from_tags(&[&tags(&["disabled:registration", "disabled:recovery"])]).unwrap();
+        let mut deployment = super::super::tests::own_deployment_allowing(&["http://127.0.0.1:4455/"]).await;
+        deployment.registration_enabled = true;
+        deployment.recovery_enabled = false;
+        let reasons = needs.unmet_in_config(&deployment);
+        assert_eq!(reasons, ["it describes a deployment with registration disabled, and the deployment has it on (selfservice.flows.registration.enabled)"]);
+        deployment.registration_enabled = false;
+        assert!(needs.unmet_in_config(&deployment).is_empty());
+        assert!(Needs::from_tags(&[&tags(&["disabled:verification"])]).unwrap_err().contains("the suite knows"));
     }
 }

@@ -42,7 +42,7 @@ async fn signed_in_with_totp(world: &mut ConformanceWorld, kind: ClientKind) -> 
 
 /// Starts the flow and, as the UI or app would, loads it: from the JSON answer,
 /// or for a browser sent to the UI, by fetching it by its id.
-#[when(regex = r"^it starts a (login|settings|registration) flow$")]
+#[when(regex = r"^it starts a (login|settings|registration|recovery) flow$")]
 async fn starts_flow(world: &mut ConformanceWorld, kind: String) -> Result<()> {
     let kind = flow_kind(&kind);
     let exchange = world.client()?.start_flow(kind, &[]).await?;
@@ -185,6 +185,15 @@ async fn loses_cookies(world: &mut ConformanceWorld) -> Result<()> {
 async fn ui_fetches_flow(world: &mut ConformanceWorld, kind: String) -> Result<()> {
     let id = world.flow()?.id.clone();
     world.last = Some(world.client()?.fetch_flow(flow_kind(&kind), &id).await?);
+    Ok(())
+}
+
+/// What a UI does with a `?flow=` it was handed: here an id Kratos never
+/// issued, for the answers that come before any flow is looked up.
+#[when(regex = r"^the (login|settings|registration|recovery) UI fetches a flow by an id nobody issued$")]
+async fn ui_fetches_unknown_flow(world: &mut ConformanceWorld, kind: String) -> Result<()> {
+    let exchange = world.client()?.fetch_flow(flow_kind(&kind), crate::client::UNISSUED_FLOW_ID).await?;
+    world.last = Some(exchange);
     Ok(())
 }
 

@@ -76,6 +76,13 @@ async fn redirect_to_error_ui_for(world: &mut ConformanceWorld, error_id: String
     check::equals(&fetched, "error.id", Some(error_id.as_str()), error.id())
 }
 
+#[then(expr = "Kratos answers 303 to the error UI for {word}, because {string}")]
+async fn redirect_to_error_ui_for_because(world: &mut ConformanceWorld, error_id: String, reason: String) -> Result<()> {
+    let (fetched, error) = error_the_ui_shows(world).await?;
+    check::equals(&fetched, "error.id", Some(error_id.as_str()), error.id())?;
+    check::equals(&fetched, "error.reason", Some(reason.as_str()), error.reason())
+}
+
 /// The error UI fetches the error by the id in `Location`, as the login UI
 /// fetches flows: the exchange of that fetch and the error it returned.
 async fn error_the_ui_shows(world: &mut ConformanceWorld) -> Result<(crate::client::Exchange, KratosError)> {
