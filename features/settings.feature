@@ -181,3 +181,30 @@ Feature: Settings: who may open a settings flow, and what a session that owes it
       And the settings UI fetches the flow by its id
       And it follows the redirect_browser_to URL
       Then Kratos answers 303 to the error UI for self_service_flow_return_to_forbidden
+
+  # The other side of the rule above: selfservice.flows.settings.required_aal:
+  # aal1. Some teams choose it so that a user can change a password without
+  # the phone; what it also means is that the password alone can take the
+  # second factor away. The start of the run warns about it where the team's
+  # conformance.yml expects otherwise.
+  @needs:totp @settings-aal:aal1
+  Rule: Where settings take an AAL1 session, the password alone opens them, and can unlink the app
+
+    Scenario Outline: A <client> client with only the password behind it unlinks the authenticator app
+      Given an identity with a password and a paired authenticator app
+      And a <client> client that has completed the password step
+      When it starts a settings flow
+      Then the flow's nodes are:
+        | node             | group | type   | label   |
+        | totp_unlink=true | totp  | submit | 1050004 |
+      When it submits "totp_unlink=true"
+      Then Kratos answers <answer>
+      And the flow is in state "success" with the message 1050001
+      And the admin API shows no TOTP credential
+      And the client still has a session at "aal1" with the methods "password"
+
+      Examples:
+        | client  | answer                                                                   |
+        | browser | 303 to the page after settings                                           |
+        | SPA     | 200 with the flow, continuing with a redirect to the page after settings |
+        | native  | 200 with the flow, continuing with nothing                               |

@@ -64,8 +64,12 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
     }
     // Settings that cannot work together: the step-up to AAL2 from a settings
     // flow returns to the settings UI through `return_to`, which the allow-list
-    // must admit (Kratos' own `/self-service` URLs are admitted anyway).
-    if deployment.methods.totp && !deployment.admits_return_to(&deployment.ui.settings) {
+    // must admit (Kratos' own `/self-service` URLs are admitted anyway). Where
+    // settings take an AAL1 session, there is no such step-up.
+    if deployment.methods.totp
+        && deployment.settings_required_aal == super::AalRule::HighestAvailable
+        && !deployment.admits_return_to(&deployment.ui.settings)
+    {
         found.push(Misconfiguration {
             what: format!(
                 "the settings UI {} is not an allowed return URL: a settings flow that needs the second factor sends the browser to the error UI (self_service_flow_return_to_forbidden) instead of the AAL2 login, and nobody can pair or unlink an app after signing in with the password alone",

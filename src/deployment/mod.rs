@@ -864,6 +864,10 @@ mod tests {
         assert!(!elsewhere.admits_return_to(&elsewhere.ui.settings), "{} is not under /app", elsewhere.ui.settings);
         let warned = expectations::check(&elsewhere);
         assert!(warned.iter().any(|m| m.what.contains("is not an allowed return URL")), "{warned:?}");
+        // selfservice.flows.settings.required_aal: aal1 asks for no step-up.
+        let mut aal1_settings = elsewhere.clone();
+        aal1_settings.settings_required_aal = AalRule::Aal1;
+        assert!(expectations::check(&aal1_settings).is_empty());
         // Kratos' own self-service URLs are admitted whatever the list says.
         assert!(elsewhere.admits_return_to("http://127.0.0.1:4433/self-service/settings?flow=x"));
         assert!(!elsewhere.admits_return_to("http://127.0.0.1:4433/sessions/whoami"));

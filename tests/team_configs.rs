@@ -1,0 +1,79 @@
+//! The whole suite on the team configurations under `examples/` that no other
+//! test runs (acme-customer runs in tests/team_repo.rs): each with the
+//! `process` backend, as a team runs the command. Each must pass, with no
+//! scenario failed; what is not applicable there, and why, is printed.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Differ from each other and from `kratos-config/` in what teams vary: see
+/// each folder's README.
+const FIXTURES: &[&str] = &["globex-workforce", "initech-partners"];
+
+fn main() -> ExitCode {
+    let mut failed = Vec::new();
+    if let Err(e) = inline_schema_is_its_source() {
+        eprintln!("team_configs: {e}");
+        failed.push("initech-partners (its inline schema)");
+    }
+    for fixture in FIXTURES {
+        let started = Instant::now();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kratos-conformance"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("KRATOS_") || name == "CUCUMBER_FILTER_TAGS" {
+                command.env_remove(name);
+            }
+        }
+        let output = command
+            .args(["verify", "--backend", "process", "--config-dir"])
+            .arg(Path::new(ROOT).join("examples").join(fixture))
+            .arg("--report-dir")
+            .arg(Path::new(ROOT).join("target/conformance-reports/team-configs").join(fixture))
+            .stdin(Stdio::null())
+            .output()
+            .expect("the command runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let summary: Vec<&str> = stderr
+            .lines()
+            .chain(stdout.lines())
+            .skip_while(|l| !l.starts_with("kratos-conformance summary"))
+            .filter(|l| l.trim_start().starts_with("all ") || l.contains("not applicable to this deployment") || l.contains("failures by cause"))
+            .collect();
+        if output.status.success() {
+            eprintln!("team_configs: {fixture}: passes in {:.1?}", started.elapsed());
+            for line in summary {
+                eprintln!("  {}", line.trim());
+            }
+        } else {
+            eprintln!("team_configs: {fixture}: verify exited {} after {:.1?}\n{stdout}\n{stderr}", output.status, started.elapsed());
+            failed.push(fixture);
+        }
+    }
+    if failed.is_empty() { ExitCode::SUCCESS } else {
+        eprintln!("team_configs: failed: {failed:?}");
+        ExitCode::FAILURE
+    }
+}
+
+/// initech-partners delivers its schema inline, as `base64://` in kratos.yml;
+/// partner.schema.json is its readable source and must say the same.
+fn inline_schema_is_its_source() -> Result<(), String> {
+    use base64::Engine as _;
+    let dir = Path::new(ROOT).join("examples/initech-partners");
+    let config = std::fs::read_to_string(dir.join("kratos.yml")).map_err(|e| e.to_string())?;
+    let encoded = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("url: base64://"))
+        .ok_or("examples/initech-partners/kratos.yml has no base64:// schema URL")?;
+    let inline = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("its base64 does not decode: {e}"))?;
+    let source = std::fs::read(dir.join("partner.schema.json")).map_err(|e| e.to_string())?;
+    if inline == source {
+        Ok(())
+    } else {
+        Err("examples/initech-partners/kratos.yml's inline schema is not partner.schema.json; write it anew with `base64 -w0 partner.schema.json`".into())
+    }
+}
