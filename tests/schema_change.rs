@@ -1,5 +1,5 @@
 //! The schema-change scenarios on the fixture pairs of `examples/schema-change/`
-//! (the previous configuration, and four changes of its schema), so that a suite
+//! (the previous configuration, and seven changes of it), so that a suite
 //! that stopped telling a breaking change from a compatible one fails CI. This
 //! binary runs itself as the conformance runner, once per pair, side by side,
 //! on the `process` backend, and asserts which scenarios failed and that each
@@ -18,7 +18,10 @@ struct Pair {
     breaks: &'static [(&'static str, &'static [&'static str])],
 }
 
-const PAIRS: [Pair; 5] = [
+/// A change that breaks every scenario: each failure must say these words.
+const EVERY: &str = "every scenario";
+
+const PAIRS: [Pair; 7] = [
     Pair { change: "optional-trait-added", breaks: &[] },
     Pair {
         change: "identifier-renamed",
@@ -69,6 +72,30 @@ const PAIRS: [Pair; 5] = [
                 &["a self-service registration", "trait email", "trait username"],
             ),
         ],
+    },
+    Pair {
+        change: "pattern-tightened",
+        // As with a renamed trait: the stored username still logs in, but an
+        // identity whose username no longer validates cannot be updated.
+        breaks: &[
+            ("a password only save their profile unchanged", &["a password only", "does not match pattern", "username's pattern changed"]),
+            ("a password and an authenticator app save their profile unchanged", &["a password and an authenticator app", "username's pattern changed"]),
+            (
+                "a password, an authenticator app and recovery codes save their profile unchanged",
+                &["a password, an authenticator app and recovery codes", "username's pattern changed"],
+            ),
+            ("a self-service registration save their profile unchanged", &["a self-service registration", "username's pattern changed"]),
+            (
+                "existing second factors still reach AAL2: identities with recovery codes reach AAL2 with one they have not used",
+                &["recovery codes", "Unable to update identity", "username's pattern changed"],
+            ),
+        ],
+    },
+    Pair {
+        change: "schema-id-renamed",
+        // Identities keep the schema id they were made with; Kratos then
+        // refuses their password as if it were wrong (4000006).
+        breaks: &[(EVERY, &["4000006", "the schema \"member\" is gone from the configuration"])],
     },
 ];
 
@@ -138,8 +165,13 @@ fn check(pair: &Pair, code: Option<i32>, reports: &Path) -> Result<String, Strin
     if code != Some(expected_code) {
         return Err(format!("the run exited {code:?}, expected {expected_code}; see {}", console.display()));
     }
+    if let [(EVERY, _)] = pair.breaks
+        && failed.len() != ran
+    {
+        return Err(format!("{} of {ran} scenarios failed, and the change breaks every one; see {}", failed.len(), console.display()));
+    }
     for (name, failure) in &failed {
-        let Some((_, words)) = pair.breaks.iter().find(|(suffix, _)| name.ends_with(suffix)) else {
+        let Some((_, words)) = pair.breaks.iter().find(|(suffix, _)| *suffix == EVERY || name.ends_with(suffix)) else {
             return Err(format!("\"{name}\" failed, and the change does not break it: {}", failure.as_deref().unwrap_or_default()));
         };
         let text = failure.as_deref().unwrap_or_default();
@@ -147,7 +179,7 @@ fn check(pair: &Pair, code: Option<i32>, reports: &Path) -> Result<String, Strin
             return Err(format!("the failure of \"{name}\" does not say {missing:?}: {text}"));
         }
     }
-    if let Some((missing, _)) = pair.breaks.iter().find(|(suffix, _)| !failed.iter().any(|(name, _)| name.ends_with(suffix))) {
+    if let Some((missing, _)) = pair.breaks.iter().find(|(suffix, _)| *suffix != EVERY && !failed.iter().any(|(name, _)| name.ends_with(suffix))) {
         return Err(format!("the scenario ending \"{missing}\" passed, and the change breaks it; see {}", console.display()));
     }
     let report = std::fs::read_to_string(reports.join("schema-change.md")).map_err(|_| "no migration report was written".to_string())?;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use anyhow::{Context, Result};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::client::{Client, ClientKind, FlowKind, Transcript};
 use crate::deployment::IdentitySchema;
@@ -163,6 +163,9 @@ pub struct SchemaDiff {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub now_required: Vec<String>,
+    /// Traits in both schemas whose values are judged differently now
+    /// (`type`, `format`, `pattern`, `enum`, lengths, bounds): `(trait, what)`.
+    pub constraints_changed: Vec<(String, String)>,
     pub identifiers_added: Vec<String>,
     pub identifiers_removed: Vec<String>,
     /// The account-name trait before and after (`None`: the identity id).
@@ -189,6 +192,12 @@ impl SchemaDiff {
                 .filter(|t| t.required && previous.get(&t.path).is_none_or(|p| !p.required))
                 .map(|t| t.path.clone())
                 .collect(),
+            constraints_changed: current
+                .traits
+                .iter()
+                .filter_map(|t| previous.get(&t.path).map(|p| (t, p)))
+                .flat_map(|(now, was)| constraint_changes(&was.schema, &now.schema).into_iter().map(|what| (now.path.clone(), what)))
+                .collect(),
             identifiers_added: ids_after.iter().filter(|p| !ids_before.contains(p)).cloned().collect(),
             identifiers_removed: ids_before.iter().filter(|p| !ids_after.contains(p)).cloned().collect(),
             account_name: (previous.totp_account_name().map(str::to_string), current.totp_account_name().map(str::to_string)),
@@ -208,6 +217,10 @@ impl SchemaDiff {
         }
         if self.now_required.iter().any(|p| p == trait_path) {
             return Some(format!("{trait_path} is now required"));
+        }
+        let changed: Vec<&str> = self.constraints_changed.iter().filter(|(p, _)| p == trait_path).map(|(_, what)| what.as_str()).collect();
+        if !changed.is_empty() {
+            return Some(format!("{trait_path}'s {}", changed.join(", ")));
         }
         None
     }
@@ -230,7 +243,8 @@ impl SchemaDiff {
         if let Outcome::Refused(said) = after {
             // The traits Kratos named (`traits.phone: 4000002 ...`,
             // `additionalProperties "username" not allowed`).
-            let changed = self.removed.iter().chain(&self.now_required).chain(&self.identifiers_removed);
+            let constrained = self.constraints_changed.iter().map(|(p, _)| p);
+            let changed = self.removed.iter().chain(&self.now_required).chain(&self.identifiers_removed).chain(constrained);
             for named in changed.filter(|t| said.contains(&format!("traits.{t}")) || said.contains(&format!("\"{t}\""))) {
                 why.extend(self.about(named).filter(|w| !why.contains(w)));
             }
@@ -257,6 +271,8 @@ impl SchemaDiff {
         list("traits added", &self.added, &mut lines);
         list("traits removed", &self.removed, &mut lines);
         list("traits now required", &self.now_required, &mut lines);
+        let constrained: Vec<String> = self.constraints_changed.iter().map(|(p, what)| format!("{p}'s {what}")).collect();
+        list("traits judged differently", &constrained, &mut lines);
         list("password identifiers added", &self.identifiers_added, &mut lines);
         list("password identifiers removed", &self.identifiers_removed, &mut lines);
         if self.account_name.0 != self.account_name.1 {
@@ -265,6 +281,22 @@ impl SchemaDiff {
         }
         lines
     }
+}
+
+/// The keywords of a trait's schema that decide whether a stored value still
+/// validates, as they differ between two versions: `pattern ^a$ → ^b$`.
+fn constraint_changes(was: &Value, now: &Value) -> Vec<String> {
+    const DECIDING: [&str; 10] = ["type", "format", "pattern", "enum", "const", "minLength", "maxLength", "minimum", "maximum", "additionalProperties"];
+    let shown = |v: Option<&Value>| match v {
+        None => "none".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    DECIDING
+        .iter()
+        .filter(|k| was.get(**k) != now.get(**k))
+        .map(|k| format!("{k} changed ({} → {})", shown(was.get(*k)), shown(now.get(*k))))
+        .collect()
 }
 
 /// The run's change: the identities created before it, what changed in their
@@ -443,4 +475,30 @@ async fn register(kratos: &Arc<Kratos>, person: &Person, transcript: &Transcript
     let done = client.submit_flow(&flow, json!({"method": "password", "traits": person.traits, "password": person.password})).await?;
     crate::check::status(&done, 200)?;
     Ok(done.json()?.pointer("/identity/id").and_then(|v| v.as_str()).context("the registration answered no identity")?.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tightened pattern is named with both versions; a changed title is
+    /// not a change of what validates.
+    #[test]
+    fn a_trait_judged_differently_is_named_with_what_changed() {
+        let schema = |pattern: &str, title: &str| {
+            IdentitySchema::from_document(
+                "member",
+                "base64://x",
+                None,
+                json!({"type": "object", "properties": {"traits": {"type": "object", "properties": {
+                    "username": {"type": "string", "title": title, "pattern": pattern}
+                }}}}),
+            )
+        };
+        let diff = SchemaDiff::between(&schema("^[a-z]+$", "Username"), Some(&schema("^nw-[a-z]+$", "Login")));
+        assert_eq!(diff.constraints_changed, [("username".to_string(), "pattern changed (^[a-z]+$ → ^nw-[a-z]+$)".to_string())]);
+        assert_eq!(diff.about("username").as_deref(), Some("username's pattern changed (^[a-z]+$ → ^nw-[a-z]+$)"));
+        assert_eq!(diff.lines(), ["traits judged differently: username's pattern changed (^[a-z]+$ → ^nw-[a-z]+$)"]);
+        assert!(SchemaDiff::between(&schema("^[a-z]+$", "Username"), Some(&schema("^[a-z]+$", "Login"))).lines().is_empty());
+    }
 }
