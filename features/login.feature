@@ -395,6 +395,20 @@ Feature: Login with a password, then TOTP, to reach AAL2
         | SPA     | 400 with the error self_service_flow_return_to_forbidden, naming the return URL    |
         | native  | 400 with the error self_service_flow_return_to_forbidden, naming the return URL    |
 
+    # Each entry of selfservice.allowed_return_urls, with a path under it: other
+    # origins, ports, path prefixes, wildcard subdomains, custom schemes.
+    @needs:admin-api
+    Scenario Outline: A <client> client returns to every allowed return URL after login
+      Given an identity with a password
+      And a <client> client
+      When a client of its kind signs in with the password once for each allowed return URL
+      Then each login ended at the return URL it was started with
+
+      Examples:
+        | client  |
+        | browser |
+        | SPA     |
+
     @whoami:highest_available @needs:admin-api @needs:totp
     Scenario: A browser's allowed return_to is kept through the AAL2 step (ory/kratos#2172)
       Given an identity with a password and a paired authenticator app

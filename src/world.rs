@@ -110,6 +110,8 @@ pub struct ConformanceWorld {
     /// The replicas it killed, started again after it whatever its end.
     pub killed_replicas: Vec<usize>,
     pub asked_after_change: Vec<(crate::schema_change::Aspect, crate::schema_change::Outcome, Exchange)>,
+    /// One login per entry of the allow-list: the `return_to` and Kratos' answer.
+    pub logins_by_return_url: Vec<(String, Exchange)>,
 }
 
 impl ConformanceWorld {

@@ -37,7 +37,12 @@ impl Client {
     /// identifier step where the login style has one): Kratos' answer to the
     /// password, whatever it is.
     pub async fn submit_password(&self, identifier: &str, password: &str) -> Result<Exchange> {
-        let mut flow = self.start_and_load(FlowKind::Login, &[]).await?;
+        self.submit_password_in(&[], identifier, password).await
+    }
+
+    /// The same, in a login flow started with `query` (a `return_to`, ...).
+    pub async fn submit_password_in(&self, query: &[(&str, &str)], identifier: &str, password: &str) -> Result<Exchange> {
+        let mut flow = self.start_and_load(FlowKind::Login, query).await?;
         if self.kratos.deployment.login_style == "identifier_first" {
             // The identifier first, as the team's UI does; the flow comes back
             // asking for the password.

@@ -716,6 +716,29 @@ impl Deployment {
         Some(url.to_string())
     }
 
+    /// A `return_to` under each entry of the allow-list, so that every entry is
+    /// tried, not only the first: the entry's path with one of the suite's
+    /// own under it, a wildcard host given a label (`https://*.a.test/` →
+    /// `https://conformance.a.test/`). An entry whose scheme has no host
+    /// (`app:/callback`) is taken as it is.
+    pub fn return_url_under_each_allowed(&self) -> Vec<String> {
+        self.return_urls
+            .allowed
+            .iter()
+            .map(|entry| {
+                let concrete = entry.replacen("://*.", "://conformance.", 1);
+                match Url::parse(&concrete) {
+                    Ok(mut url) if url.has_host() => {
+                        let path = format!("{}/after-login", url.path().trim_end_matches('/'));
+                        url.set_path(&path);
+                        url.to_string()
+                    }
+                    _ => concrete,
+                }
+            })
+            .collect()
+    }
+
     /// A `return_to` on a host nobody owns, for each scheme and port the
     /// allow-list names: an entry that admits it admits any host.
     pub fn disallowed_return_url(&self) -> Result<String, String> {

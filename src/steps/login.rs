@@ -121,6 +121,46 @@ async fn starts_login_returning(world: &mut ConformanceWorld, which: String) -> 
     load_started(world, FlowKind::Login, exchange).await
 }
 
+/// Every entry of `selfservice.allowed_return_urls`, not only the first: a
+/// login of a client of the scenario's kind, new for each, returning there.
+#[when("a client of its kind signs in with the password once for each allowed return URL")]
+async fn signs_in_returning_to_each(world: &mut ConformanceWorld) -> Result<()> {
+    let kind = world.client()?.kind;
+    let urls = world.deployment().await?.return_url_under_each_allowed();
+    if urls.is_empty() {
+        anyhow::bail!("the deployment allows no return URL (selfservice.allowed_return_urls is empty)");
+    }
+    let person = world.identity()?.person.clone();
+    let identifier = world.identifier_of(&person)?;
+    world.logins_by_return_url.clear();
+    for url in urls {
+        let client = world.new_client(kind).await?;
+        let answer = client.submit_password_in(&[("return_to", url.as_str())], &identifier, &person.password).await?;
+        world.logins_by_return_url.push((url, answer));
+    }
+    Ok(())
+}
+
+/// A browser is sent to the `return_to` it came with; an SPA is told to go there.
+#[then("each login ended at the return URL it was started with")]
+async fn each_login_returned(world: &mut ConformanceWorld) -> Result<()> {
+    let kind = world.client()?.kind;
+    for (url, answer) in &world.logins_by_return_url {
+        match kind {
+            ClientKind::Browser => {
+                check::status(answer, 303)?;
+                check::equals(answer, "Location", Some(url.as_str()), answer.location())?;
+            }
+            _ => {
+                check::status(answer, 200)?;
+                let expected = json!([{"action": "redirect_browser_to", "redirect_browser_to": url}]);
+                check::json_field(answer, &answer.json()?, "/continue_with", &expected)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[when(regex = r"^it submits (the identifier and the password|the identifier and a wrong password|an unknown identifier and a password)$")]
 async fn submits_password(world: &mut ConformanceWorld, what: String) -> Result<()> {
     let person = world.identity()?.person.clone();
