@@ -4,11 +4,14 @@
 //! configuration's back. The run must name both as drift in its first lines,
 //! before any scenario.
 
+#[path = "support/suite_run.rs"]
+mod suite_run;
+
 #[path = "support/external_kratos.rs"]
 mod external_kratos;
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -24,20 +27,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kratos-conformance"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KRATOS_") || name == "CUCUMBER_FILTER_TAGS" {
-            command.env_remove(name);
-        }
-    }
-    let output = command
+    let output = suite_run::without_suite_settings(env!("CARGO_BIN_EXE_kratos-conformance"))
         .args(["verify", "--backend", "external", "--profile", "strict", "--tags", "@smoke"])
         .arg("--config-dir")
         .arg(&kratos.config)
         .arg("--report-dir")
         .arg(work.join("reports"))
         .args(["--public-url", &kratos.public_url(), "--admin-url", &kratos.admin_url()])
-        .stdin(Stdio::null())
         .output()
         .expect("the command runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

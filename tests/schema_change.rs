@@ -5,9 +5,12 @@
 //! on the `process` backend, and asserts which scenarios failed and that each
 //! failure names the kind of identity and the trait.
 
+#[path = "support/suite_run.rs"]
+mod suite_run;
+
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Instant;
 
 const RUNNER: &str = "KRATOS_SCHEMA_CHANGE_RUNNER";
@@ -129,20 +132,13 @@ fn run(change: &str) -> Result<(Option<i32>, PathBuf), String> {
     let examples = root().join("examples/schema-change");
     let reports = root().join("target/conformance-reports/schema-change").join(change);
     let _ = std::fs::remove_dir_all(&reports);
-    let mut command = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KRATOS_") || name == "CUCUMBER_FILTER_TAGS" {
-            command.env_remove(name);
-        }
-    }
-    let output = command
+    let output = suite_run::without_suite_settings(std::env::current_exe().map_err(|e| e.to_string())?)
         .env(RUNNER, "1")
         .env("KRATOS_BACKEND", "process")
         .env("KRATOS_CONFIG_DIR", examples.join(change))
         .env("KRATOS_PREVIOUS_CONFIG_DIR", examples.join("previous"))
         .env("KRATOS_REPORT_DIR", &reports)
         .args(["--tags", "@schema-change"])
-        .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run the suite: {e}"))?;
     std::fs::write(reports.join("console.txt"), [output.stdout, output.stderr].concat()).map_err(|e| e.to_string())?;

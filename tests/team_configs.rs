@@ -3,8 +3,11 @@
 //! `process` backend, as a team runs the command. Each must pass, with no
 //! scenario failed; what is not applicable there, and why, is printed.
 
+#[path = "support/suite_run.rs"]
+mod suite_run;
+
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Instant;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -21,18 +24,11 @@ fn main() -> ExitCode {
     }
     for fixture in FIXTURES {
         let started = Instant::now();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kratos-conformance"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("KRATOS_") || name == "CUCUMBER_FILTER_TAGS" {
-                command.env_remove(name);
-            }
-        }
-        let output = command
+        let output = suite_run::without_suite_settings(env!("CARGO_BIN_EXE_kratos-conformance"))
             .args(["verify", "--backend", "process", "--config-dir"])
             .arg(Path::new(ROOT).join("examples").join(fixture))
             .arg("--report-dir")
             .arg(Path::new(ROOT).join("target/conformance-reports/team-configs").join(fixture))
-            .stdin(Stdio::null())
             .output()
             .expect("the command runs");
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -711,9 +711,7 @@ impl Deployment {
     pub fn allowed_return_url(&self) -> Option<String> {
         let base = self.return_urls.allowed.iter().find(|u| !u.contains('*')).or(Some(&self.return_urls.default))?;
         let mut url = Url::parse(base).ok()?;
-        let path = format!("{}/after-login", url.path().trim_end_matches('/'));
-        url.set_path(&path);
-        Some(url.to_string())
+        Some(with_suite_path(&mut url))
     }
 
     /// A `return_to` under each entry of the allow-list, so that every entry is
@@ -728,11 +726,7 @@ impl Deployment {
             .map(|entry| {
                 let concrete = entry.replacen("://*.", "://conformance.", 1);
                 match Url::parse(&concrete) {
-                    Ok(mut url) if url.has_host() => {
-                        let path = format!("{}/after-login", url.path().trim_end_matches('/'));
-                        url.set_path(&path);
-                        url.to_string()
-                    }
+                    Ok(mut url) if url.has_host() => with_suite_path(&mut url),
                     _ => concrete,
                 }
             })
@@ -836,6 +830,13 @@ fn human(duration: Duration) -> String {
 
 fn list_or(items: &[&str], none: &str) -> String {
     if items.is_empty() { none.to_string() } else { items.join(", ") }
+}
+
+/// `url` with the suite's own path under its own, so a reader sees it was kept.
+fn with_suite_path(url: &mut Url) -> String {
+    let path = format!("{}/after-login", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url.to_string()
 }
 
 #[cfg(test)]

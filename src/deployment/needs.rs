@@ -237,22 +237,13 @@ impl Needs {
     pub fn unmet_in_config(&self, deployment: &Deployment) -> Vec<String> {
         let mut reasons = Vec::new();
         for method in &self.methods {
-            let on = match method.as_str() {
-                "totp" => deployment.methods.totp,
-                "lookup_secret" => deployment.methods.lookup_secret,
-                _ => deployment.methods.password,
-            };
+            let (on, setting) = switched_on(deployment, method);
             if !on {
-                reasons.push(format!("{method} is disabled (selfservice.methods.{method}.enabled)"));
+                reasons.push(format!("{method} is disabled ({setting})"));
             }
         }
         for off in &self.disabled {
-            let (on, setting) = match off.as_str() {
-                "totp" => (deployment.methods.totp, "selfservice.methods.totp.enabled"),
-                "lookup_secret" => (deployment.methods.lookup_secret, "selfservice.methods.lookup_secret.enabled"),
-                "registration" => (deployment.registration_enabled, "selfservice.flows.registration.enabled"),
-                _ => (deployment.recovery_enabled, "selfservice.flows.recovery.enabled"),
-            };
+            let (on, setting) = switched_on(deployment, off);
             if on {
                 reasons.push(format!("it describes a deployment with {off} disabled, and the deployment has it on ({setting})"));
             }
@@ -460,6 +451,18 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     match (version_numbers(a), version_numbers(b)) {
         (Some(a), Some(b)) => a.cmp(&b),
         _ => a.cmp(b),
+    }
+}
+
+/// Whether the method or self-service flow a tag names is on, and the setting
+/// that says so (the tags' words were checked when they were read).
+fn switched_on(deployment: &Deployment, name: &str) -> (bool, &'static str) {
+    match name {
+        "totp" => (deployment.methods.totp, "selfservice.methods.totp.enabled"),
+        "lookup_secret" => (deployment.methods.lookup_secret, "selfservice.methods.lookup_secret.enabled"),
+        "password" => (deployment.methods.password, "selfservice.methods.password.enabled"),
+        "registration" => (deployment.registration_enabled, "selfservice.flows.registration.enabled"),
+        _ => (deployment.recovery_enabled, "selfservice.flows.recovery.enabled"),
     }
 }
 
