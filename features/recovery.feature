@@ -1,4 +1,4 @@
-@recovery @needs:admin-api @needs:recovery @needs:totp @whoami:highest_available @settings-aal:highest_available
+@recovery @needs:admin-api @needs:recovery @needs:totp @whoami:highest_available @settings-aal:highest_available @settings-ui-return:allowed
 Feature: Account recovery of an identity with a second factor
   Recovering an account signs the user in with the first factor's assurance
   only: the second factor is still owed. The settings flow the recovery ends in

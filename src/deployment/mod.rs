@@ -47,7 +47,7 @@ pub mod defaults {
 }
 
 /// An authenticator assurance level rule: `aal1` or `highest_available`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AalRule {
     Aal1,
     HighestAvailable,
@@ -99,6 +99,164 @@ pub enum Derivation {
     /// One stage of a rotation of `secrets.cookie`, all stages on one database
     /// at once, as in a rolling deployment ([`CookieSecrets`]).
     CookieSecret(CookieSecrets),
+    /// One setting turned to the side the configuration does not take, for
+    /// the scenarios that describe that side ([`OtherSide`]).
+    OtherSide(OtherSide),
+}
+
+/// A setting the configuration takes one side of, turned to the other: where
+/// the suite starts Kratos, the scenarios that describe the other side run on
+/// the team's configuration with that one setting changed, rather than not at
+/// all. The run's summary names every such instance and what it changed; the
+/// rest of the configuration (schemas, URLs, cookies, hooks) stays the team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OtherSide {
+    /// `session.whoami.required_aal`.
+    WhoamiAal(AalRule),
+    /// `selfservice.flows.settings.required_aal`.
+    SettingsAal(AalRule),
+    /// `selfservice.flows.login.style`: `identifier_first` (true) or `unified`.
+    IdentifierFirstLogin(bool),
+    /// `selfservice.flows.registration.enable_legacy_one_step`.
+    OneStepRegistration(bool),
+    /// A method or self-service flow on (true) or off.
+    Switched(Switch, bool),
+    /// `session.earliest_possible_extend`: a new session extended at once
+    /// (true: the window is the session lifespan) or only later (half of it).
+    ExtendsAtOnce(bool),
+    /// `selfservice.allowed_return_urls` admitting the settings UI (true: it
+    /// is added) or not (false: the entries that admit it are left out).
+    SettingsUiReturn(bool),
+}
+
+/// The allow-list entry of an instance whose list must admit nothing the
+/// scenarios return to (`.invalid` is reserved, RFC 2606).
+pub const NOWHERE_RETURN_URL: &str = "https://nowhere.invalid/";
+
+/// What [`OtherSide::Switched`] turns on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Switch {
+    Totp,
+    LookupSecret,
+    Registration,
+    Recovery,
+}
+
+impl Switch {
+    /// The tag's word for it (`@needs:lookup_secret`, `@disabled:recovery`).
+    pub fn parse(word: &str) -> Option<Switch> {
+        match word {
+            "totp" => Some(Switch::Totp),
+            "lookup_secret" => Some(Switch::LookupSecret),
+            "registration" => Some(Switch::Registration),
+            "recovery" => Some(Switch::Recovery),
+            _ => None,
+        }
+    }
+
+    /// The setting that turns it on or off.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Switch::Totp => "selfservice.methods.totp.enabled",
+            Switch::LookupSecret => "selfservice.methods.lookup_secret.enabled",
+            Switch::Registration => "selfservice.flows.registration.enabled",
+            Switch::Recovery => "selfservice.flows.recovery.enabled",
+        }
+    }
+}
+
+impl OtherSide {
+    /// The settings it changes in the configuration `base`.
+    pub fn settings(self, base: &RawConfig) -> Vec<(&'static str, Value)> {
+        let session_lifespan = base
+            .str("session.lifespan")
+            .and_then(|v| humantime::parse_duration(v).ok())
+            .unwrap_or(Duration::from_secs(24 * 3600));
+        match self {
+            OtherSide::WhoamiAal(rule) => vec![("session.whoami.required_aal", Value::String(rule.name().into()))],
+            OtherSide::SettingsAal(rule) => vec![("selfservice.flows.settings.required_aal", Value::String(rule.name().into()))],
+            OtherSide::IdentifierFirstLogin(first) => {
+                vec![("selfservice.flows.login.style", Value::String(if first { "identifier_first" } else { "unified" }.into()))]
+            }
+            OtherSide::OneStepRegistration(one) => vec![("selfservice.flows.registration.enable_legacy_one_step", Value::Bool(one))],
+            OtherSide::Switched(Switch::Recovery, true) => vec![
+                (Switch::Recovery.setting(), Value::Bool(true)),
+                // The recovery scenarios recover by code, Kratos' default.
+                ("selfservice.flows.recovery.use", Value::String("code".into())),
+            ],
+            OtherSide::Switched(switch, on) => vec![(switch.setting(), Value::Bool(on))],
+            OtherSide::ExtendsAtOnce(at_once) => {
+                let window = if at_once { session_lifespan } else { session_lifespan / 2 };
+                // Go's durations, which Kratos parses, are written without spaces.
+                vec![("session.earliest_possible_extend", Value::String(format!("{}s", window.as_secs().max(1))))]
+            }
+            OtherSide::SettingsUiReturn(admitted) => {
+                let settings_ui = base.str("selfservice.flows.settings.ui_url").unwrap_or_default().to_string();
+                let mut allowed: Vec<String> = base
+                    .get("selfservice.allowed_return_urls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+                if admitted {
+                    allowed.push(settings_ui);
+                } else {
+                    allowed.retain(|entry| expectations::admitting_entry(std::slice::from_ref(entry), &settings_ui).is_none());
+                    // Kratos keeps the file's list for an empty one from the
+                    // environment: an entry nothing returns to keeps it a list.
+                    if allowed.is_empty() {
+                        allowed.push(NOWHERE_RETURN_URL.to_string());
+                    }
+                }
+                vec![("selfservice.allowed_return_urls", Value::Array(allowed.into_iter().map(Value::String).collect()))]
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OtherSide::WhoamiAal(AalRule::Aal1) => "whoami-aal1",
+            OtherSide::WhoamiAal(AalRule::HighestAvailable) => "whoami-highest-available",
+            OtherSide::SettingsAal(AalRule::Aal1) => "settings-aal1",
+            OtherSide::SettingsAal(AalRule::HighestAvailable) => "settings-highest-available",
+            OtherSide::IdentifierFirstLogin(true) => "identifier-first-login",
+            OtherSide::IdentifierFirstLogin(false) => "unified-login",
+            OtherSide::OneStepRegistration(true) => "one-step-registration",
+            OtherSide::OneStepRegistration(false) => "two-step-registration",
+            OtherSide::Switched(Switch::Totp, true) => "totp-on",
+            OtherSide::Switched(Switch::Totp, false) => "totp-off",
+            OtherSide::Switched(Switch::LookupSecret, true) => "lookup-secret-on",
+            OtherSide::Switched(Switch::LookupSecret, false) => "lookup-secret-off",
+            OtherSide::Switched(Switch::Registration, true) => "registration-on",
+            OtherSide::Switched(Switch::Registration, false) => "registration-off",
+            OtherSide::Switched(Switch::Recovery, true) => "recovery-on",
+            OtherSide::Switched(Switch::Recovery, false) => "recovery-off",
+            OtherSide::ExtendsAtOnce(true) => "extend-at-once",
+            OtherSide::ExtendsAtOnce(false) => "extend-later",
+            OtherSide::SettingsUiReturn(true) => "settings-ui-return-allowed",
+            OtherSide::SettingsUiReturn(false) => "settings-ui-return-forbidden",
+        }
+    }
+
+    pub fn describe(self) -> String {
+        let turned = |what: String| format!("{what}: the other side of what the configuration sets, for the scenarios that describe it");
+        match self {
+            OtherSide::WhoamiAal(rule) => turned(format!("session.whoami.required_aal {}", rule.name())),
+            OtherSide::SettingsAal(rule) => turned(format!("selfservice.flows.settings.required_aal {}", rule.name())),
+            OtherSide::IdentifierFirstLogin(first) => {
+                turned(format!("selfservice.flows.login.style {}", if first { "identifier_first" } else { "unified" }))
+            }
+            OtherSide::OneStepRegistration(one) => turned(format!("selfservice.flows.registration.enable_legacy_one_step {one}")),
+            OtherSide::Switched(Switch::Recovery, true) => turned("selfservice.flows.recovery.enabled true, use code".into()),
+            OtherSide::Switched(switch, on) => turned(format!("{} {on}", switch.setting())),
+            OtherSide::ExtendsAtOnce(true) => turned("session.earliest_possible_extend the session lifespan (a new session is extended at once)".into()),
+            OtherSide::ExtendsAtOnce(false) => turned("session.earliest_possible_extend half the session lifespan (a new session is not extended yet)".into()),
+            OtherSide::SettingsUiReturn(true) => turned("selfservice.allowed_return_urls with the settings UI added".into()),
+            OtherSide::SettingsUiReturn(false) => turned("selfservice.allowed_return_urls without the entries that admit the settings UI".into()),
+        }
+    }
 }
 
 /// The stages of a rotation of the cookie secret. Kratos signs a session cookie
@@ -192,7 +350,11 @@ impl Derivation {
             Derivation::ShortFlowLifespans => SHORT_LIFESPAN,
             Derivation::ShortPrivilegedSession => SHORT_PRIVILEGED_SESSION,
             Derivation::ShortSessionLifespan => SHORT_SESSION_LIFESPAN,
-            Derivation::BrowserOrigin | Derivation::AfterChange | Derivation::CookieSecret(_) | Derivation::CrossSiteCookies => Duration::ZERO,
+            Derivation::BrowserOrigin
+            | Derivation::AfterChange
+            | Derivation::CookieSecret(_)
+            | Derivation::CrossSiteCookies
+            | Derivation::OtherSide(_) => Duration::ZERO,
         }
     }
 
@@ -237,6 +399,7 @@ impl Derivation {
             Derivation::CookieSecret(stage) => {
                 vec![("secrets.cookie", Value::Array(stage.secrets(base).into_iter().map(Value::String).collect()))]
             }
+            Derivation::OtherSide(side) => side.settings(base),
         }
     }
 
@@ -253,6 +416,7 @@ impl Derivation {
             Derivation::CookieSecret(CookieSecrets::Rotated) => "cookie-secret-rotated",
             Derivation::CookieSecret(CookieSecrets::Retired) => "cookie-secret-retired",
             Derivation::CookieSecret(CookieSecrets::RollingOut) => "cookie-secret-rolling-out",
+            Derivation::OtherSide(side) => side.name(),
         }
     }
 
@@ -279,6 +443,7 @@ impl Derivation {
             Derivation::CookieSecret(CookieSecrets::RollingOut) => {
                 "secrets.cookie rotated on replica 1 only (a new secret first, the configured ones after it); the other replicas still have the configured ones alone".into()
             }
+            Derivation::OtherSide(side) => side.describe(),
         }
     }
 }
@@ -817,7 +982,15 @@ impl Deployment {
             if self.cors.enabled { format!("; CORS for {}", list_or(&self.cors.allowed_origins.iter().map(String::as_str).collect::<Vec<_>>(), "no origin")) } else { String::new() }
         );
         for d in &self.derived {
-            let _ = writeln!(out, "    derived by the suite (not under test): {}", d.describe());
+            match d {
+                // The setting is what the scenarios on this instance are about.
+                Derivation::OtherSide(side) => {
+                    let _ = writeln!(out, "    turned by the suite, not as configured: {}", side.describe());
+                }
+                _ => {
+                    let _ = writeln!(out, "    derived by the suite (not under test): {}", d.describe());
+                }
+            }
         }
         out
     }

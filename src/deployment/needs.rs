@@ -37,7 +37,7 @@
 
 use std::cmp::Ordering;
 
-use super::{AalRule, CookieSecrets, Deployment, Derivation, LONGEST_WAIT};
+use super::{AalRule, CookieSecrets, Deployment, Derivation, LONGEST_WAIT, OtherSide, Switch};
 
 /// What the run knows about an instance beyond its configuration.
 #[derive(Debug, Clone, Default)]
@@ -216,6 +216,54 @@ impl Needs {
             derived.push(Derivation::CookieSecret(CookieSecrets::Before));
         }
         derived
+    }
+
+    /// The settings `deployment` takes the other side of from what these needs
+    /// describe, turned to that side: where the suite starts Kratos, such a
+    /// scenario runs on the team's configuration with them changed
+    /// ([`OtherSide`]). Needs no setting can meet (a replica, a version, a
+    /// schema without an account-name trait) are not among them.
+    pub fn other_sides(&self, deployment: &Deployment) -> Vec<Derivation> {
+        let mut sides = Vec::new();
+        for method in &self.methods {
+            if let Some(switch) = Switch::parse(method)
+                && !switched_on(deployment, method).0
+            {
+                sides.push(OtherSide::Switched(switch, true));
+            }
+        }
+        for off in &self.disabled {
+            if let Some(switch) = Switch::parse(off)
+                && switched_on(deployment, off).0
+            {
+                sides.push(OtherSide::Switched(switch, false));
+            }
+        }
+        if self.registration && !deployment.registration_enabled {
+            sides.push(OtherSide::Switched(Switch::Registration, true));
+        }
+        if self.recovery && !(deployment.recovery_enabled && deployment.recovery_use == "code") {
+            sides.push(OtherSide::Switched(Switch::Recovery, true));
+        }
+        if let Some(rule) = self.whoami.filter(|r| *r != deployment.whoami_required_aal) {
+            sides.push(OtherSide::WhoamiAal(rule));
+        }
+        if let Some(rule) = self.settings_aal.filter(|r| *r != deployment.settings_required_aal) {
+            sides.push(OtherSide::SettingsAal(rule));
+        }
+        if let Some(style) = self.login_style.as_deref().filter(|s| *s != deployment.login_style) {
+            sides.push(OtherSide::IdentifierFirstLogin(style == "identifier_first"));
+        }
+        if let Some(one) = self.registration_one_step.filter(|one| *one != deployment.registration_one_step) {
+            sides.push(OtherSide::OneStepRegistration(one));
+        }
+        if let Some(at_once) = self.session_extends_at_once.filter(|a| *a != deployment.extends_new_sessions()) {
+            sides.push(OtherSide::ExtendsAtOnce(at_once));
+        }
+        if let Some(allowed) = self.settings_ui_return_allowed.filter(|a| *a != deployment.admits_return_to(&deployment.ui.settings)) {
+            sides.push(OtherSide::SettingsUiReturn(allowed));
+        }
+        sides.into_iter().map(Derivation::OtherSide).collect()
     }
 
     /// The needs this machine does not meet (a real browser).
@@ -512,5 +560,45 @@ mod tests {
         deployment.registration_enabled = false;
         assert!(needs.unmet_in_config(&deployment).is_empty());
         assert!(Needs::from_tags(&[&tags(&["disabled:verification"])]).unwrap_err().contains("the suite knows"));
+    }
+
+    /// Each setting a scenario can describe the other side of, turned to that
+    /// side, meets the scenario's need: the derived instance is described from
+    /// the changed settings, so a turn that Kratos' configuration does not take
+    /// as intended would leave the scenario not applicable rather than run.
+    #[tokio::test]
+    async fn each_other_side_meets_the_need_it_is_turned_for() {
+        let base = super::super::tests::own_deployment_allowing(&["http://127.0.0.1:4455/"]).await;
+        let cases: &[(&str, &str)] = &[
+            ("whoami:aal1", "whoami-aal1"),
+            ("settings-aal:aal1", "settings-aal1"),
+            ("login-style:identifier_first", "identifier-first-login"),
+            ("registration-steps:one", "one-step-registration"),
+            ("disabled:lookup_secret", "lookup-secret-off"),
+            ("disabled:registration", "registration-off"),
+            ("disabled:recovery", "recovery-off"),
+            ("session-extend:later", "extend-later"),
+            ("settings-ui-return:forbidden", "settings-ui-return-forbidden"),
+        ];
+        for (tag, side) in cases {
+            let needs = Needs::from_tags(&[&tags(&[tag])]).unwrap();
+            assert!(!needs.unmet_in_config(&base).is_empty(), "@{tag} is the other side of the own configuration");
+            let sides = needs.other_sides(&base);
+            assert_eq!(sides.iter().map(|d| d.name()).collect::<Vec<_>>(), [*side], "@{tag}");
+            let mut config = base.config.clone();
+            for (key, value) in sides.iter().flat_map(|d| d.settings(&base.config, "test")) {
+                config.set(key, value);
+            }
+            let dir = super::super::config::ConfigDir::open(&base.dir).unwrap();
+            let turned = Deployment::describe(&dir, Some("strict"), &sides, config, base.schemas.clone(), base.public_base_url.clone(), base.admin_base_url.clone(), true).unwrap();
+            assert_eq!(needs.unmet_in_config(&turned), Vec::<String>::new(), "@{tag} on the instance turned to {side}");
+            assert!(needs.other_sides(&turned).is_empty(), "@{tag}: nothing left to turn");
+        }
+        // What no setting meets is not turned.
+        let needs = Needs::from_tags(&[&tags(&["needs:replicas", "needs:schema-without-totp-account-name", "needs:password"])]).unwrap();
+        assert!(needs.other_sides(&base).is_empty());
+        // What the deployment already has is not turned either.
+        let needs = Needs::from_tags(&[&tags(&["whoami:highest_available", "needs:lookup_secret", "needs:recovery"])]).unwrap();
+        assert!(needs.other_sides(&base).is_empty());
     }
 }

@@ -123,6 +123,9 @@ pub struct Kratos {
     /// instance's replicas, and for reading by a scenario whose requests go to
     /// one replica alone: none of them finds its replica gone.
     pub replica_lock: Arc<tokio::sync::RwLock<()>>,
+    /// An instance after a change: the identities created before it, and what
+    /// its scenarios found of them.
+    pub change: Option<Arc<crate::schema_change::ChangeRecord>>,
 }
 
 impl std::fmt::Debug for Kratos {
@@ -437,14 +440,17 @@ impl Instances {
         let before = Self::before_change(previous, spec);
         let (config, schemas) = Self::config_in(previous, &before).await.map_err(|e| previous_refused(previous, e))?;
         let public = Url::parse("http://127.0.0.1:4433/").expect("valid");
-        Deployment::describe(previous, before.variant.as_deref(), &[], config, schemas, public.clone(), public, self.dev())
+        Deployment::describe(previous, before.variant.as_deref(), &before.derived, config, schemas, public.clone(), public, self.dev())
             .map_err(|e| previous_refused(previous, e))
     }
 
     /// The instance of the previous configuration an instance after a change
-    /// starts from: the same variant, where the previous configuration has it.
+    /// starts from: the same variant, where the previous configuration has it,
+    /// with the same settings turned to their other side (only where the
+    /// previous configuration is the current one: a restart).
     fn before_change(previous: &ConfigDir, spec: &InstanceSpec) -> InstanceSpec {
-        InstanceSpec { variant: spec.variant.clone().filter(|v| previous.variants.contains(v)), derived: Vec::new(), shard: 0 }
+        let sides = spec.derived.iter().filter(|d| matches!(d, Derivation::OtherSide(_))).copied().collect();
+        InstanceSpec { variant: spec.variant.clone().filter(|v| previous.variants.contains(v)), derived: sides, shard: 0 }
     }
 
     /// Whether Kratos runs with `--dev`: always where the suite starts it; an
@@ -505,6 +511,16 @@ impl Instances {
     /// Every instance started so far.
     pub fn started(&self) -> Vec<Arc<Kratos>> {
         self.started.lock().expect("not poisoned").values().cloned().collect()
+    }
+
+    /// The change the migration report is about: that of the instance after
+    /// the change with nothing turned to its other side (where the scenarios
+    /// about a change needed only such instances, the first of them).
+    pub fn change(&self) -> Option<Arc<crate::schema_change::ChangeRecord>> {
+        let started = self.started();
+        let after: Vec<&Arc<Kratos>> = started.iter().filter(|k| k.change.is_some()).collect();
+        let as_configured = after.iter().find(|k| !k.deployment.derived.iter().any(|d| matches!(d, Derivation::OtherSide(_))));
+        as_configured.or(after.first()).and_then(|k| k.change.clone())
     }
 
     /// Stops every instance this run started and removes its containers, also
@@ -775,6 +791,7 @@ impl Instances {
             replicas,
             proxy,
             replica_lock: Default::default(),
+            change: None,
         })
     }
 
@@ -930,20 +947,19 @@ impl Instances {
         let earlier = Arc::new(earlier);
         let prepared = crate::schema_change::prepare(&earlier).await;
         earlier.stop().await;
-        let previous_schema = prepared.map_err(|e| {
+        let prepared = prepared.map_err(|e| {
             SetupError::Start(format!(
                 "the identities for the scenarios about a change could not be created under the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR={}): {}",
                 previous.dir.display(),
                 one_line(&crate::redact::text(&format!("{e:#}")))
             ))
         })?;
-        crate::schema_change::note_time_before(began.elapsed());
+        let before_took = began.elapsed();
         let launch = Launch::new(&self.config_dir, spec, &schemas);
-        let kratos = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
-        crate::schema_change::compare_with(&kratos.deployment.schemas, &previous_schema);
-        if self.previous_is_current(spec).await {
-            crate::schema_change::note_same_configuration();
-        }
+        let mut kratos = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
+        let same = self.previous_is_current(spec).await;
+        let change = crate::schema_change::Change::new(prepared, &kratos.deployment.schemas, same, before_took);
+        kratos.change = Some(Arc::new(crate::schema_change::ChangeRecord::new(change)));
         Ok(kratos)
     }
 
@@ -1004,6 +1020,7 @@ impl Instances {
             replicas,
             proxy: None,
             replica_lock: Default::default(),
+            change: None,
         })
     }
 }

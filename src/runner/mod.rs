@@ -361,8 +361,10 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         documentation: docs_done.saturating_sub(stopped),
     };
     println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, Some(&server), &reports));
-    if let (Some(verdict), Some(path)) = (crate::schema_change::report::verdict(), crate::schema_change::report::write(&reports)) {
-        println!("  {}\n  the migration report: {}", crate::redact::text(&verdict), path.display());
+    if let Some(change) = instances.change()
+        && let Some(path) = crate::schema_change::report::write(&change, &reports)
+    {
+        println!("  {}\n  the migration report: {}", crate::redact::text(&crate::schema_change::report::verdict(&change)), path.display());
     }
     let ledger = if builtin { deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default() } else { Vec::new() };
     let version = instances.started().iter().find_map(|k| k.version.clone());
@@ -438,9 +440,9 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
         eprintln!("kratos-conformance: the run's CA (trusted by its clients; for curl --cacert): {}", production.ca_file().display());
     }
     if let Some(previous) = &instances.previous_config_dir
-        && let Some(change) = crate::schema_change::describe(&previous.dir)
+        && let Some(change) = instances.change()
     {
-        eprintln!("kratos-conformance: {change}");
+        eprintln!("kratos-conformance: {}", change.describe(&previous.dir));
     }
     if instances.settings.backend != Backend::External {
         let config = instances.started().into_iter().find(|k| k.deployment.derived.is_empty()).map(|k| k.deployment.config.clone());

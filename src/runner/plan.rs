@@ -77,6 +77,23 @@ impl Selection {
     }
 }
 
+/// Describes `spec` unless it was; a configuration that cannot be described
+/// stops the plan.
+async fn describe_once(
+    descriptions: &mut HashMap<InstanceSpec, Result<Deployment, String>>,
+    instances: &Instances,
+    spec: &InstanceSpec,
+) -> Result<(), SetupError> {
+    if !descriptions.contains_key(spec) {
+        let described = instances.describe(spec).await.map_err(|e| e.to_string());
+        descriptions.insert(spec.clone(), described);
+    }
+    match &descriptions[spec] {
+        Ok(_) => Ok(()),
+        Err(e) => Err(SetupError::Config(e.clone())),
+    }
+}
+
 /// What a run will do, scenario by scenario.
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -115,40 +132,55 @@ impl Plan {
                 if !unmet_here.is_empty() {
                     first_reasons = Some(unmet_here);
                 }
-                for variant in variants {
-                    let mut derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
-                    // SameSite=None is of no use under --dev (no Secure): no instance is started for it there.
-                    if instances.settings.topology != crate::kratos::Topology::Production {
-                        derived.retain(|d| *d != crate::deployment::Derivation::CrossSiteCookies);
-                    }
-                    let spec = InstanceSpec { variant, derived, shard: 0 };
-                    if !descriptions.contains_key(&spec) {
-                        let described = instances.describe(&spec).await.map_err(|e| e.to_string());
-                        descriptions.insert(spec.clone(), described);
-                    }
-                    // A scenario about a change needs of the configuration before
-                    // it what its identities had (TOTP, recovery codes, registration).
-                    let judged = if needs.previous_configuration {
-                        if !previous_descriptions.contains_key(&spec) {
-                            let described = instances.describe_previous(&spec).await.map_err(|e| e.to_string());
-                            previous_descriptions.insert(spec.clone(), described);
+                // First as configured; then, where the suite starts Kratos, with
+                // the settings the scenario describes the other side of turned
+                // to that side (a scenario about a change keeps the instances of
+                // the change as they are; about a restart, both turn alike).
+                let about_a_change = needs.previous_configuration && instances.settings.previous_config_dir.is_some();
+                let turns = if instances.can_derive() && !about_a_change { [false, true].as_slice() } else { [false].as_slice() };
+                'sides: for &turned in turns {
+                    for variant in &variants {
+                        let mut derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
+                        // SameSite=None is of no use under --dev (no Secure): no instance is started for it there.
+                        if instances.settings.topology != crate::kratos::Topology::Production {
+                            derived.retain(|d| *d != crate::deployment::Derivation::CrossSiteCookies);
                         }
-                        &previous_descriptions[&spec]
-                    } else {
-                        &descriptions[&spec]
-                    };
-                    let mut reasons = match judged {
-                        Ok(deployment) => needs.unmet_in_config(deployment),
-                        Err(e) => return Err(SetupError::Config(e.clone())),
-                    };
-                    if needs.previous_configuration {
-                        reasons = reasons.into_iter().map(|r| format!("in the previous configuration, {r}")).collect();
+                        let mut spec = InstanceSpec { variant: variant.clone(), derived, shard: 0 };
+                        describe_once(&mut descriptions, instances, &spec).await?;
+                        if turned {
+                            let judged_before = if needs.previous_configuration { previous_descriptions.get(&spec) } else { None };
+                            let before = judged_before.and_then(|d| d.as_ref().ok());
+                            let sides = needs.other_sides(before.unwrap_or_else(|| descriptions[&spec].as_ref().expect("described")));
+                            if sides.is_empty() {
+                                continue;
+                            }
+                            spec.derived.extend(sides);
+                            describe_once(&mut descriptions, instances, &spec).await?;
+                        }
+                        // A scenario about a change needs of the configuration before
+                        // it what its identities had (TOTP, recovery codes, registration).
+                        let judged = if needs.previous_configuration {
+                            if !previous_descriptions.contains_key(&spec) {
+                                let described = instances.describe_previous(&spec).await.map_err(|e| e.to_string());
+                                previous_descriptions.insert(spec.clone(), described);
+                            }
+                            &previous_descriptions[&spec]
+                        } else {
+                            &descriptions[&spec]
+                        };
+                        let mut reasons = match judged {
+                            Ok(deployment) => needs.unmet_in_config(deployment),
+                            Err(e) => return Err(SetupError::Config(e.clone())),
+                        };
+                        if needs.previous_configuration {
+                            reasons = reasons.into_iter().map(|r| format!("in the previous configuration, {r}")).collect();
+                        }
+                        if reasons.is_empty() {
+                            chosen = Some(spec);
+                            break 'sides;
+                        }
+                        first_reasons.get_or_insert(reasons);
                     }
-                    if reasons.is_empty() {
-                        chosen = Some(spec);
-                        break;
-                    }
-                    first_reasons.get_or_insert(reasons);
                 }
                 let verdict = match &chosen {
                     Some(spec) => Verdict::Run { instance: spec.name(), identifiers: vec![None] },

@@ -14,7 +14,7 @@ pub mod probe;
 pub mod report;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -124,15 +124,15 @@ impl Existing {
     /// for the report. What worked must still work and show the same; where it
     /// does not, what changed, naming the kind, what was asked, the traits
     /// involved and what changed in the schema.
-    pub fn changed(&self, aspect: &Aspect, after: &Outcome) -> Option<String> {
-        record_after(self.kind, aspect.clone(), after.clone());
+    pub fn changed(&self, record: &ChangeRecord, aspect: &Aspect, after: &Outcome) -> Option<String> {
+        record.record_after(self.kind, aspect.clone(), after.clone());
         let Some(before) = self.before.get(aspect) else {
             return Some(format!("{} was not asked of the identities with {} before the change", aspect.describe(), self.kind.name()));
         };
         if !before.works() || before == after {
             return None;
         }
-        let diff = diff();
+        let diff = record.diff();
         let mut message = match (before, after) {
             (Outcome::Works(was), Outcome::Refused(said)) => format!(
                 "the identity with {} (created before the change): {} worked before the change ({was}) and is refused now: {said}",
@@ -299,100 +299,104 @@ fn constraint_changes(was: &Value, now: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The run's change: the identities created before it, what changed in their
-/// schema, and what the scenarios found after it.
+/// One instance's change: the identities created before it, what changed in
+/// their schema, and what the scenarios found after it. Each instance after a
+/// change has its own (an instance with a setting turned has identities of its
+/// own), and carries it ([`crate::kratos::Kratos::change`]): nothing of it is
+/// shared by the process, so two runs in one process keep theirs apart.
 #[derive(Debug, Default)]
-struct Change {
+pub struct Change {
     existing: Vec<Existing>,
     diff: SchemaDiff,
     /// The previous configuration is the current one.
     same_configuration: bool,
     /// How long starting Kratos before the change, creating the identities,
     /// asking them and stopping it took.
-    pub before_took: std::time::Duration,
+    before_took: std::time::Duration,
     after: BTreeMap<Kind, Observed>,
 }
 
-static CHANGE: LazyLock<Mutex<Option<Change>>> = LazyLock::new(Default::default);
+/// An instance's [`Change`], written by its scenarios as they run.
+#[derive(Debug, Default)]
+pub struct ChangeRecord(Mutex<Change>);
 
-/// The identities of `kind` created under the previous configuration.
-pub fn existing_of(kind: Kind) -> Result<Existing> {
-    let change = CHANGE.lock().expect("not poisoned");
-    let change = change.as_ref().context("no identities were created under a previous configuration (set KRATOS_PREVIOUS_CONFIG_DIR)")?;
-    change.existing.iter().find(|e| e.kind == kind).cloned().with_context(|| {
-        format!("no identity with {} was created under the previous configuration (the kind needs what it lacks: TOTP, recovery codes or registration)", kind.name())
-    })
-}
-
-/// What changed in the schema of the existing identities.
-pub fn diff() -> SchemaDiff {
-    CHANGE.lock().expect("not poisoned").as_ref().map(|c| c.diff.clone()).unwrap_or_default()
-}
-
-/// Records what a scenario found an identity of `kind` does after the change.
-fn record_after(kind: Kind, aspect: Aspect, outcome: Outcome) {
-    if let Some(change) = CHANGE.lock().expect("not poisoned").as_mut() {
-        change.after.entry(kind).or_default().insert(aspect, outcome);
+impl Change {
+    /// The change of identities created under the previous configuration
+    /// (by [`prepare`]), once the current configuration runs with `current`
+    /// schemas.
+    pub fn new(prepared: Prepared, current: &[IdentitySchema], same_configuration: bool, before_took: std::time::Duration) -> Change {
+        let diff = SchemaDiff::between(&prepared.schema, current.iter().find(|s| s.id == prepared.schema.id));
+        Change { existing: prepared.existing, diff, same_configuration, before_took, after: BTreeMap::new() }
     }
 }
 
-/// What the run did before the change, for the runner's account of the
-/// deployment; `None` where it had no change.
-pub fn describe(previous: &std::path::Path) -> Option<String> {
-    let change = CHANGE.lock().expect("not poisoned");
-    let change = change.as_ref()?;
-    let kinds: Vec<&str> = change.existing.iter().map(|e| e.kind.name()).collect();
-    let mut text = format!(
-        "before the change (the configuration in {}): identities with {} created and asked, in {:.1?} with Kratos' start and stop; then Kratos restarted with the current configuration on the same database",
-        previous.display(),
-        kinds.join("; "),
-        change.before_took
-    );
-    if change.same_configuration {
-        text.push_str("\n  the previous configuration is the current one (KRATOS_PREVIOUS_CONFIG_DIR unset, or the same): the scenarios about the change check that a restart changes nothing (they must all pass)");
+impl ChangeRecord {
+    pub fn new(change: Change) -> ChangeRecord {
+        ChangeRecord(Mutex::new(change))
     }
-    Some(text)
-}
 
-/// Notes how long everything before the change took.
-pub fn note_time_before(took: std::time::Duration) {
-    if let Some(change) = CHANGE.lock().expect("not poisoned").as_mut() {
-        change.before_took = took;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Change> {
+        self.0.lock().expect("not poisoned")
     }
-}
 
-/// Notes that the previous configuration is the current one.
-pub fn note_same_configuration() {
-    if let Some(change) = CHANGE.lock().expect("not poisoned").as_mut() {
-        change.same_configuration = true;
+    /// The identities of `kind` created under the previous configuration.
+    pub fn existing_of(&self, kind: Kind) -> Result<Existing> {
+        self.lock().existing.iter().find(|e| e.kind == kind).cloned().with_context(|| {
+            format!("no identity with {} was created under the previous configuration (the kind needs what it lacks: TOTP, recovery codes or registration)", kind.name())
+        })
     }
-}
 
-/// Records the current schema of the existing identities, once Kratos runs
-/// the current configuration.
-pub fn compare_with(current: &[IdentitySchema], previous: &IdentitySchema) {
-    if let Some(change) = CHANGE.lock().expect("not poisoned").as_mut() {
-        change.diff = SchemaDiff::between(previous, current.iter().find(|s| s.id == previous.id));
+    /// What changed in the schema of the existing identities.
+    pub fn diff(&self) -> SchemaDiff {
+        self.lock().diff.clone()
+    }
+
+    /// Records what a scenario found an identity of `kind` does after the change.
+    fn record_after(&self, kind: Kind, aspect: Aspect, outcome: Outcome) {
+        self.lock().after.entry(kind).or_default().insert(aspect, outcome);
+    }
+
+    /// What the run did before the change, for the runner's account of the
+    /// deployment.
+    pub fn describe(&self, previous: &std::path::Path) -> String {
+        let change = self.lock();
+        let kinds: Vec<&str> = change.existing.iter().map(|e| e.kind.name()).collect();
+        let mut text = format!(
+            "before the change (the configuration in {}): identities with {} created and asked, in {:.1?} with Kratos' start and stop; then Kratos restarted with the current configuration on the same database",
+            previous.display(),
+            kinds.join("; "),
+            change.before_took
+        );
+        if change.same_configuration {
+            text.push_str("\n  the previous configuration is the current one (KRATOS_PREVIOUS_CONFIG_DIR unset, or the same): the scenarios about the change check that a restart changes nothing (they must all pass)");
+        }
+        text
+    }
+
+    /// The report's view of the change: its rows, the schema's changes, and
+    /// whether the configuration was the same.
+    pub(crate) fn snapshot(&self) -> (Rows, SchemaDiff, bool) {
+        let change = self.lock();
+        let rows = change.existing.iter().map(|e| (e.kind, e.before.clone(), change.after.get(&e.kind).cloned())).collect();
+        (rows, change.diff.clone(), change.same_configuration)
     }
 }
 
 /// Per kind: what it did before the change, and after (where asked).
 pub(crate) type Rows = Vec<(Kind, Observed, Option<Observed>)>;
 
-/// The report's view of the change: its rows, the schema's changes, and
-/// whether the configuration was the same.
-pub(crate) fn snapshot() -> Option<(Rows, SchemaDiff, bool)> {
-    let change = CHANGE.lock().expect("not poisoned");
-    let change = change.as_ref()?;
-    let rows = change.existing.iter().map(|e| (e.kind, e.before.clone(), change.after.get(&e.kind).cloned())).collect();
-    Some((rows, change.diff.clone(), change.same_configuration))
+/// What [`prepare`] made under the previous configuration: the identities,
+/// and the schema they were created with.
+#[derive(Debug)]
+pub struct Prepared {
+    existing: Vec<Existing>,
+    schema: IdentitySchema,
 }
 
 /// Creates the identities on the Kratos of the previous configuration and
 /// records what each can do there. Kinds the configuration cannot have (no
-/// TOTP, no recovery codes, no registration) are left out. Returns the schema
-/// they were created with.
-pub async fn prepare(kratos: &Arc<Kratos>) -> Result<IdentitySchema> {
+/// TOTP, no recovery codes, no registration) are left out.
+pub async fn prepare(kratos: &Arc<Kratos>) -> Result<Prepared> {
     let deployment = &kratos.deployment;
     let transcript = Transcript::default();
     let schema = deployment.default_schema().clone();
@@ -410,8 +414,7 @@ pub async fn prepare(kratos: &Arc<Kratos>) -> Result<IdentitySchema> {
         created.before = observe(kratos, &transcript, &created).await.with_context(|| format!("asking what an identity with {} can do", kind.name()))?;
         existing.push(created);
     }
-    *CHANGE.lock().expect("not poisoned") = Some(Change { existing, ..Default::default() });
-    Ok(schema)
+    Ok(Prepared { existing, schema })
 }
 
 /// Everything [`probe`] asks of a kind, in order.

@@ -5,11 +5,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{Observed, Outcome};
+use super::{ChangeRecord, Observed, Outcome};
 
-/// The report, or `None` where the run had no change.
-pub fn render() -> Option<String> {
-    let (rows, diff, same) = super::snapshot()?;
+/// The report of an instance's change.
+pub fn render(change: &ChangeRecord) -> String {
+    let (rows, diff, same) = change.snapshot();
     let mut out = String::from("# What existing identities experience after the change\n\n");
     if same {
         out.push_str("The previous configuration is the current one: every answer must be the same.\n\n");
@@ -39,7 +39,7 @@ pub fn render() -> Option<String> {
         }
         out.push('\n');
     }
-    Some(out)
+    out
 }
 
 /// The rows of one kind: what was asked, the answer before, and the answer
@@ -57,16 +57,16 @@ fn cell(outcome: &Outcome) -> String {
 }
 
 /// Writes the report to `dir/schema-change.md`; the file's path, if it wrote one.
-pub fn write(dir: &Path) -> Option<std::path::PathBuf> {
-    let text = render()?;
+pub fn write(change: &ChangeRecord, dir: &Path) -> Option<std::path::PathBuf> {
+    let text = render(change);
     let path = dir.join("schema-change.md");
     std::fs::write(&path, crate::redact::text(&text)).ok()?;
     Some(path)
 }
 
 /// One line for the summary: how many checks broke, by kind.
-pub fn verdict() -> Option<String> {
-    let (rows, diff, _) = super::snapshot()?;
+pub fn verdict(change: &ChangeRecord) -> String {
+    let (rows, diff, _) = change.snapshot();
     let mut broken: Vec<String> = Vec::new();
     for (kind, before, after) in &rows {
         let n = lines(before, after.as_ref())
@@ -78,9 +78,9 @@ pub fn verdict() -> Option<String> {
         }
     }
     let changed = if diff.lines().is_empty() { "no trait changed".to_string() } else { diff.lines().join("; ") };
-    Some(if broken.is_empty() {
+    if broken.is_empty() {
         format!("after the change ({changed}) every existing identity still does what it did")
     } else {
         format!("after the change ({changed}) existing identities lost what they could do: {}", broken.join(", "))
-    })
+    }
 }

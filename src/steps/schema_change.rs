@@ -9,8 +9,9 @@ use crate::schema_change::{self, Aspect, Existing, Factor, Kind};
 #[given(regex = r"^the identities with (.+) created before the change$")]
 async fn created_before(world: &mut ConformanceWorld, kind: String) -> Result<()> {
     let kind = Kind::parse(&kind).with_context(|| format!("\"{kind}\" is not a kind of identity the suite creates before a change"))?;
-    world.kratos().await?;
-    world.existing = Some(schema_change::existing_of(kind)?);
+    let kratos = world.kratos().await?;
+    let change = change_of(&kratos)?;
+    world.existing = Some(change.existing_of(kind)?);
     Ok(())
 }
 
@@ -23,6 +24,11 @@ async fn ask(world: &mut ConformanceWorld, aspects: Vec<Aspect>) -> Result<()> {
         world.asked_after_change.push((aspect, outcome, exchange));
     }
     Ok(())
+}
+
+/// The change the instance was started after.
+fn change_of(kratos: &crate::kratos::Kratos) -> Result<std::sync::Arc<schema_change::ChangeRecord>> {
+    kratos.change.clone().with_context(|| format!("Kratos {} was not started after a change: no identities were created under a previous configuration", kratos.name))
 }
 
 fn existing(world: &ConformanceWorld) -> Result<&Existing> {
@@ -72,12 +78,14 @@ async fn starts_pairing(world: &mut ConformanceWorld) -> Result<()> {
 /// that worked; the failure lists each that is not, with the first exchange.
 #[then(regex = r"^(?:every identifier that logged in before the change still logs in|every identifier still logs in as it did before the change|it reaches AAL2 as it did before the change|whoami shows the AAL and methods it showed before the change|Kratos accepts it as it did before the change|the app would show the account name it showed before the change)$")]
 async fn as_before(world: &mut ConformanceWorld) -> Result<()> {
+    let kratos = world.kratos().await?;
+    let change = change_of(&kratos)?;
     let existing = existing(world)?;
     anyhow::ensure!(!world.asked_after_change.is_empty(), "nothing was asked after the change");
     let changed: Vec<_> = world
         .asked_after_change
         .iter()
-        .filter_map(|(aspect, outcome, exchange)| existing.changed(aspect, outcome).map(|m| (m, exchange)))
+        .filter_map(|(aspect, outcome, exchange)| existing.changed(&change, aspect, outcome).map(|m| (m, exchange)))
         .collect();
     match changed.first() {
         None => Ok(()),
