@@ -48,9 +48,15 @@ fn plan_prints_what_would_run_and_why_the_rest_would_not_without_starting_kratos
     let said = text(&output);
     assert!(output.status.success(), "{said}");
     assert!(said.contains("scenarios would run"), "{said}");
-    // acme has a unified login: the identifier-first scenarios are not applicable, and why.
-    assert!(said.contains("not applicable (5): it describes the identifier-first login"), "{said}");
+    // acme has a unified login: the identifier-first scenarios run with the
+    // login style turned, or, asked to skip that, are not applicable and say why.
+    assert!(said.contains("runs on as configured+identifier-first-login: "), "{said}");
     assert!(!said.contains("ready in"), "plan started a Kratos:\n{said}");
+    let output = command(&["plan", "--backend", "process", "--config-dir", &config, "--report-dir", &reports, "--other-sides", "skip"]);
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("not applicable (5): it describes the identifier-first login"), "{said}");
+    assert!(!said.contains("+identifier-first-login"), "{said}");
 }
 
 #[test]

@@ -93,6 +93,11 @@ struct Target {
     /// Instances of one variant that share its scenarios
     #[arg(long, env = "KRATOS_SHARDS", value_name = "N")]
     shards: Option<String>,
+    /// turn: the scenarios of the side of a setting the configuration does not
+    /// take run with that one setting turned (the default, process and
+    /// container); skip: they are not applicable
+    #[arg(long, env = "KRATOS_OTHER_SIDES", value_name = "turn|skip")]
+    other_sides: Option<String>,
     /// Seconds Kratos may take to become ready
     #[arg(long, env = "KRATOS_STARTUP_TIMEOUT", value_name = "SECONDS")]
     startup_timeout: Option<String>,
@@ -159,6 +164,7 @@ impl Target {
             ("KRATOS_DATABASE", self.database.clone()),
             ("KRATOS_MAX_CONCURRENT_REQUESTS", self.max_concurrent_requests.clone()),
             ("KRATOS_SHARDS", self.shards.clone()),
+            ("KRATOS_OTHER_SIDES", self.other_sides.clone()),
             ("KRATOS_STARTUP_TIMEOUT", self.startup_timeout.clone()),
             ("KRATOS_HTTP_TIMEOUT", self.http_timeout.clone()),
             ("KRATOS_REPORT_DIR", path(&self.report_dir).or_else(|| Some("conformance-reports".into()))),

@@ -89,6 +89,11 @@ pub struct Settings {
     pub shards: usize,
     /// `KRATOS_TOPOLOGY`: how the Kratos the suite starts is laid out.
     pub topology: Topology,
+    /// `KRATOS_OTHER_SIDES`: `turn` (the default) runs the scenarios of the side
+    /// of a setting the configuration does not take on an instance with that
+    /// setting turned ([`crate::deployment::OtherSide`]); `skip` reports them
+    /// not applicable, for a run of exactly what the team deploys.
+    pub turn_other_sides: bool,
     /// `KRATOS_REPLICAS`: replicas per instance in the production topology.
     pub replicas: usize,
     /// `KRATOS_CA_CERT`: a PEM file of CA certificates HTTPS trusts besides
@@ -201,6 +206,15 @@ impl Settings {
                 })?,
             },
             topology,
+            turn_other_sides: match var("KRATOS_OTHER_SIDES").as_deref() {
+                None | Some("turn") => true,
+                Some("skip") => false,
+                Some(other) => {
+                    return Err(SetupError::Config(format!(
+                        "KRATOS_OTHER_SIDES={other} is not one of: turn (default: the scenarios of a setting's other side run with it turned), skip (they are not applicable)"
+                    )));
+                }
+            },
             replicas,
             ca_cert,
             fault: match var("KRATOS_SELF_TEST_FAULT") {

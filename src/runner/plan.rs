@@ -137,7 +137,7 @@ impl Plan {
                 // to that side (a scenario about a change keeps the instances of
                 // the change as they are; about a restart, both turn alike).
                 let about_a_change = needs.previous_configuration && instances.settings.previous_config_dir.is_some();
-                let turns = if instances.can_derive() && !about_a_change { [false, true].as_slice() } else { [false].as_slice() };
+                let turns = if instances.can_derive() && instances.settings.turn_other_sides && !about_a_change { [false, true].as_slice() } else { [false].as_slice() };
                 'sides: for &turned in turns {
                     for variant in &variants {
                         let mut derived = if instances.can_derive() { needs.derivations() } else { Vec::new() };
