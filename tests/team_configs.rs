@@ -14,13 +14,19 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Differ from each other and from `kratos-config/` in what teams vary: see
 /// each folder's README.
-const FIXTURES: &[&str] = &["globex-workforce", "initech-partners"];
+const FIXTURES: &[&str] = &["globex-workforce", "initech-partners", "umbrella-health"];
+
+/// The fixtures that deliver a schema inline (`base64://` in kratos.yml), and
+/// the readable source each inline copy must equal.
+const INLINE_SCHEMAS: &[(&str, &str)] = &[("initech-partners", "partner.schema.json"), ("umbrella-health", "clinician.schema.json")];
 
 fn main() -> ExitCode {
     let mut failed = Vec::new();
-    if let Err(e) = inline_schema_is_its_source() {
-        eprintln!("team_configs: {e}");
-        failed.push("initech-partners (its inline schema)");
+    for (fixture, source) in INLINE_SCHEMAS {
+        if let Err(e) = inline_schema_is_its_source(fixture, source) {
+            eprintln!("team_configs: {e}");
+            failed.push("a fixture's inline schema");
+        }
     }
     for fixture in FIXTURES {
         let started = Instant::now();
@@ -55,21 +61,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// initech-partners delivers its schema inline, as `base64://` in kratos.yml;
-/// partner.schema.json is its readable source and must say the same.
-fn inline_schema_is_its_source() -> Result<(), String> {
+/// A fixture that delivers a schema inline, as `base64://` in kratos.yml, keeps
+/// its readable source beside it, which must say the same.
+fn inline_schema_is_its_source(fixture: &str, source: &str) -> Result<(), String> {
     use base64::Engine as _;
-    let dir = Path::new(ROOT).join("examples/initech-partners");
+    let dir = Path::new(ROOT).join("examples").join(fixture);
     let config = std::fs::read_to_string(dir.join("kratos.yml")).map_err(|e| e.to_string())?;
     let encoded = config
         .lines()
         .find_map(|l| l.trim().strip_prefix("url: base64://"))
-        .ok_or("examples/initech-partners/kratos.yml has no base64:// schema URL")?;
-    let inline = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("its base64 does not decode: {e}"))?;
-    let source = std::fs::read(dir.join("partner.schema.json")).map_err(|e| e.to_string())?;
-    if inline == source {
+        .ok_or(format!("examples/{fixture}/kratos.yml has no base64:// schema URL"))?;
+    let inline = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("examples/{fixture}: its base64 does not decode: {e}"))?;
+    let readable = std::fs::read(dir.join(source)).map_err(|e| e.to_string())?;
+    if inline == readable {
         Ok(())
     } else {
-        Err("examples/initech-partners/kratos.yml's inline schema is not partner.schema.json; write it anew with `base64 -w0 partner.schema.json`".into())
+        Err(format!("examples/{fixture}/kratos.yml's inline schema is not {source}; write it anew with `base64 -w0 {source}`"))
     }
 }

@@ -78,6 +78,9 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
             key: format!("selfservice.allowed_return_urls: [{}]", deployment.return_urls.allowed.join(", ")),
         });
     }
+    if let Some(problem) = continuity_key_problem(deployment) {
+        found.push(problem);
+    }
     if expect.return_urls.unwrap_or(ReturnUrlPolicy::Restricted) == ReturnUrlPolicy::Restricted {
         if let Some(entry) = any_host_entry(&deployment.return_urls.allowed) {
             found.push(Misconfiguration {
@@ -98,6 +101,39 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
         }
     }
     found
+}
+
+/// Kratos v1.3.1 hands `secrets.cookie` (or, without it, `secrets.default`)
+/// to the cookie store of its continuity container as it is
+/// (`driver/registry_default.go`, `ContinuityCookieManager`): gorilla's
+/// store reads the list as pairs, a signing key then an AES key, so the
+/// second, fourth, ... secret must be 16, 24 or 32 bytes long. Otherwise every
+/// flow that keeps state in that cookie (a refresh login from settings)
+/// answers 500 "securecookie: error - caused by: crypto/aes: invalid key size"
+/// (seen on v1.3.1 with a 46-byte second secret). The session cookie hashes
+/// its keys first, so signing in still works, which hides it. Only lengths
+/// are named: the values are secrets.
+fn continuity_key_problem(deployment: &Deployment) -> Option<Misconfiguration> {
+    let listed = |key: &str| -> Vec<String> {
+        deployment.config.get(key).and_then(serde_json::Value::as_array).into_iter().flatten().filter_map(serde_json::Value::as_str).map(str::to_string).collect()
+    };
+    let (key, secrets) = match listed("secrets.cookie") {
+        cookie if !cookie.is_empty() => ("secrets.cookie", cookie),
+        _ => ("secrets.default", listed("secrets.default")),
+    };
+    let bad: Vec<String> = secrets
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| i % 2 == 1 && ![16, 24, 32].contains(&s.len()))
+        .map(|(i, s)| format!("entry {} is {} bytes", i + 1, s.len()))
+        .collect();
+    (!bad.is_empty()).then(|| Misconfiguration {
+        what: format!(
+            "Kratos uses the second, fourth, ... of {key} as AES keys of its continuity cookie, which must be 16, 24 or 32 bytes long, and {}: a refresh login from settings (a sign-in too old to pair or unlink an app) answers 500 \"securecookie: ... crypto/aes: invalid key size\"; make those secrets 32 bytes long, or keep one secret until the rotation",
+            bad.join(", ")
+        ),
+        key: format!("{key}: {} secrets of {} bytes", secrets.len(), secrets.iter().map(|s| s.len().to_string()).collect::<Vec<_>>().join(", ")),
+    })
 }
 
 /// An allow-list entry that admits any host: a host wildcard with nothing but a
@@ -178,6 +214,21 @@ mod tests {
 
     fn list(entries: &[&str]) -> Vec<String> {
         entries.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// secrets.cookie decides the continuity cookie's AES keys: the second
+    /// (fourth, ...) secret must be 16, 24 or 32 bytes long.
+    #[tokio::test]
+    async fn a_second_cookie_secret_that_is_no_aes_key_is_named_by_its_length() {
+        let mut deployment = super::super::tests::own_deployment_allowing(&["http://127.0.0.1:4455/"]).await;
+        deployment.config.set("secrets.cookie", serde_json::json!(["a-first-secret-of-any-length", "x".repeat(46)]));
+        let found = continuity_key_problem(&deployment).expect("a 46-byte second secret");
+        assert!(found.what.contains("entry 2 is 46 bytes"), "{found}");
+        assert!(!found.to_string().contains(&"x".repeat(46)), "a secret's value is never named: {found}");
+        deployment.config.set("secrets.cookie", serde_json::json!(["a-first-secret-of-any-length", "y".repeat(32), "z".repeat(40)]));
+        assert_eq!(continuity_key_problem(&deployment), None, "the third secret signs, it is no AES key");
+        deployment.config.set("secrets.cookie", serde_json::json!(["one-secret-of-any-length-at-all"]));
+        assert_eq!(continuity_key_problem(&deployment), None);
     }
 
     #[test]

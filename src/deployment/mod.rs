@@ -129,9 +129,18 @@ pub enum OtherSide {
     SettingsUiReturn(bool),
 }
 
-/// The allow-list entry of an instance whose list must admit nothing the
-/// scenarios return to (`.invalid` is reserved, RFC 2606).
-pub const NOWHERE_RETURN_URL: &str = "https://nowhere.invalid/";
+/// `list`, made as long as the file's list of `in_file` entries with
+/// `filler(i)` for each missing entry `i`: Kratos lays a list from the
+/// environment over the file's entry by entry, so a shorter one would leave
+/// the file's last entries in force (measured on v1.3.1). The fillers must be
+/// distinct where Kratos wants unique items (`secrets.cookie`), and harmless:
+/// return URLs under `.invalid` (reserved, RFC 2606), secrets nobody signs with.
+pub fn padded_to(mut list: Vec<String>, in_file: usize, filler: impl Fn(usize) -> String) -> Vec<String> {
+    for i in 0..in_file.saturating_sub(list.len()) {
+        list.push(filler(i));
+    }
+    list
+}
 
 /// What [`OtherSide::Switched`] turns on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -203,12 +212,9 @@ impl OtherSide {
                 if admitted {
                     allowed.push(settings_ui);
                 } else {
+                    let in_file = allowed.len();
                     allowed.retain(|entry| expectations::admitting_entry(std::slice::from_ref(entry), &settings_ui).is_none());
-                    // Kratos keeps the file's list for an empty one from the
-                    // environment: an entry nothing returns to keeps it a list.
-                    if allowed.is_empty() {
-                        allowed.push(NOWHERE_RETURN_URL.to_string());
-                    }
+                    allowed = padded_to(allowed, in_file, |i| format!("https://nowhere-{}.invalid/", i + 1));
                 }
                 vec![("selfservice.allowed_return_urls", Value::Array(allowed.into_iter().map(Value::String).collect()))]
             }
@@ -319,7 +325,15 @@ impl CookieSecrets {
         match self {
             CookieSecrets::Before => old,
             CookieSecrets::Rotated | CookieSecrets::RollingOut => std::iter::once(made_new.clone()).chain(old).collect(),
-            CookieSecrets::Retired => vec![made_new.clone()],
+            // The configured ones give way to secrets nobody signs with (the
+            // first signs), so that no configured one stays in force.
+            // They are 32 bytes long, since the second is an AES key of the
+            // continuity cookie (expectations::continuity_key_problem).
+            CookieSecrets::Retired => padded_to(vec![made_new.clone()], old.len(), |i| {
+                let unused = format!("{:x}", Sha256::digest(format!("{made_new}-unused-{i}")))[..32].to_string();
+                crate::redact::register(unused.clone());
+                unused
+            }),
         }
     }
 }
@@ -1026,7 +1040,11 @@ mod tests {
         let retired = CookieSecrets::Retired.secrets(&base);
         assert_eq!(before, ["old-cookie-secret-0001", "older-cookie-secret-01"]);
         assert_eq!(rotated[1..], before[..]);
-        assert_eq!(retired, [rotated[0].clone()]);
+        // The new secret first, then one nobody signs with for each retired one
+        // (a shorter list from the environment would leave the file's last in force).
+        assert_eq!(retired.len(), before.len());
+        assert_eq!(retired[0], rotated[0]);
+        assert!(retired[1..].iter().all(|s| s.len() == 32 && !before.contains(s) && *s != retired[0]), "{retired:?}");
         assert!(rotated[0].len() >= 16 && !before.contains(&rotated[0]), "Kratos wants at least 16 characters, and a new secret");
         // Every secret is kept out of the output.
         assert!(crate::redact::registered().contains(&rotated[0]));

@@ -96,33 +96,20 @@ fn run_secret() -> &'static str {
 ///
 /// Kratos lays a list from the environment over the file's list entry by entry
 /// (measured on v1.3.1: `SELFSERVICE_ALLOWED_RETURN_URLS='["https://a/"]'` over
-/// a file's two entries leaves the second one in force), so a list shorter
-/// than the file's is padded with its own last entry to the file's length.
+/// a file's two entries leaves the second in force), so a derivation never
+/// sets a list shorter than the file's ([`crate::deployment::padded_to`]).
 pub fn derivations(derived: &[Derivation], base: &crate::deployment::RawConfig, instance: &str) -> Vec<Override> {
     derived
         .iter()
         .flat_map(|d| d.settings(base, instance))
         .map(|(key, value)| Override {
             name: env_name(key),
-            value: match padded_to_file(value, base.get(key)) {
+            value: match value {
                 Value::String(s) => s,
                 other => other.to_string(),
             },
         })
         .collect()
-}
-
-/// `value`, where it is a list shorter than the file's, repeated at its end to
-/// the file's length.
-fn padded_to_file(value: Value, in_file: Option<&Value>) -> Value {
-    match (value, in_file.and_then(Value::as_array)) {
-        (Value::Array(mut list), Some(file)) if !list.is_empty() && list.len() < file.len() => {
-            let last = list.last().cloned().expect("not empty");
-            list.resize(file.len(), last);
-            Value::Array(list)
-        }
-        (value, _) => value,
-    }
 }
 
 /// `IDENTITY_SCHEMAS` with every `file://` schema pointing where the Kratos being
@@ -178,15 +165,6 @@ mod tests {
         assert_eq!(env_name("selfservice.flows.settings.privileged_session_max_age"), "SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE");
         let env = derivations(&[Derivation::ShortFlowLifespans], &crate::deployment::RawConfig::from_value(json!({})), "strict");
         assert!(env.iter().any(|o| o.name == "SELFSERVICE_FLOWS_LOGIN_LIFESPAN" && o.value == format!("{}s", crate::deployment::SHORT_LIFESPAN.as_secs())));
-    }
-
-    /// A shorter list would leave the file's later entries in force.
-    #[test]
-    fn a_list_shorter_than_the_file_s_is_padded_with_its_last_entry() {
-        let base = crate::deployment::RawConfig::from_value(json!({"secrets": {"cookie": ["a", "b", "c"]}}));
-        assert_eq!(padded_to_file(json!(["new"]), base.get("secrets.cookie")), json!(["new", "new", "new"]));
-        assert_eq!(padded_to_file(json!(["x", "y", "z", "w"]), base.get("secrets.cookie")), json!(["x", "y", "z", "w"]));
-        assert_eq!(padded_to_file(json!("s"), base.get("secrets.cookie")), json!("s"));
     }
 
     #[test]
