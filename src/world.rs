@@ -112,6 +112,9 @@ pub struct ConformanceWorld {
     pub asked_after_change: Vec<(crate::schema_change::Aspect, crate::schema_change::Outcome, Exchange)>,
     /// One login per entry of the allow-list: the `return_to` and Kratos' answer.
     pub logins_by_return_url: Vec<(String, Exchange)>,
+    /// The last new password a settings flow was sent (for the message that
+    /// names its length).
+    pub password_sent: Option<String>,
 }
 
 impl ConformanceWorld {

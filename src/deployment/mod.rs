@@ -44,6 +44,7 @@ pub mod defaults {
     pub const FALLBACK_UI: &str = "https://www.ory.sh/kratos/docs/fallback/";
     pub const VERIFICATION_USE: &str = "code";
     pub const RECOVERY_USE: &str = "code";
+    pub const MIN_PASSWORD_LENGTH: usize = 8;
 }
 
 /// An authenticator assurance level rule: `aal1` or `highest_available`.
@@ -809,6 +810,16 @@ impl Deployment {
             config,
             schemas,
         })
+    }
+
+    /// `selfservice.methods.password.config.min_password_length` (Kratos'
+    /// default 8): the shortest password Kratos takes, counted in bytes
+    /// (`len()` of a Go string, `selfservice/strategy/password/validator.go`).
+    pub fn min_password_length(&self) -> usize {
+        self.config
+            .get("selfservice.methods.password.config.min_password_length")
+            .and_then(Value::as_u64)
+            .map_or(defaults::MIN_PASSWORD_LENGTH, |n| n as usize)
     }
 
     /// Whether the hooks after these flows (`selfservice.flows.<...>.after[.<method>]`)

@@ -41,16 +41,16 @@ impl Person {
     /// A new person for `schema`: traits generated from it (see [`generate`]),
     /// with the team's pins and mail domain, and a strong password.
     pub fn generate(deployment: &Deployment, schema: &IdentitySchema) -> Result<Person, generate::CannotGenerate> {
-        Person::from_generator(schema, generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()))
+        Person::from_generator(schema, generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()), deployment.min_password_length())
     }
 
     /// A person who filled in only what the schema requires.
     pub fn generate_required_only(deployment: &Deployment, schema: &IdentitySchema) -> Result<Person, generate::CannotGenerate> {
         let generator = generate::Generator::new(schema, &deployment.team.traits, deployment.team.mail_domain()).required_only();
-        Person::from_generator(schema, generator)
+        Person::from_generator(schema, generator, deployment.min_password_length())
     }
 
-    fn from_generator(schema: &IdentitySchema, generator: generate::Generator<'_>) -> Result<Person, generate::CannotGenerate> {
+    fn from_generator(schema: &IdentitySchema, generator: generate::Generator<'_>, min_password_length: usize) -> Result<Person, generate::CannotGenerate> {
         let traits = generator.generate()?;
         let identifiers = schema
             .password_identifiers()
@@ -60,8 +60,7 @@ impl Person {
                 Some(Identifier { trait_path: path.to_string(), value: value.as_str()?.to_string() })
             })
             .collect();
-        let password = strong_password();
-        redact::register(password.clone());
+        let password = strong_password(min_password_length.max(STRONG_PASSWORD_LENGTH));
         Ok(Person { traits, password, identifiers })
     }
 
@@ -109,16 +108,32 @@ impl Person {
     }
 }
 
-/// 24 characters from all four classes: far from the identifier and from any
-/// breached-password list.
-fn strong_password() -> String {
+/// How long the passwords of the suite's people are, unless the deployment's
+/// `min_password_length` asks for more.
+pub const STRONG_PASSWORD_LENGTH: usize = 24;
+
+/// `length` ASCII characters from all four classes: far from the identifier
+/// and from any breached-password list. Registered for redaction.
+pub fn strong_password(length: usize) -> String {
     const CLASSES: [&[u8]; 4] = [b"abcdefghijkmnopqrstuvwxyz", b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"23456789", b"!#%+-=?@^_~"];
-    (0..24)
+    let password: String = (0..length)
         .map(|i| {
             let class = CLASSES[if i < 4 { i } else { (0..4usize).fake::<usize>() }];
             char::from(class[(0..class.len()).fake::<usize>()])
         })
-        .collect()
+        .collect();
+    redact::register(password.clone());
+    password
+}
+
+/// A password of `characters` characters of two bytes each (Latin letters
+/// with diacritics): what a password policy that counts bytes takes for
+/// twice as long. Registered for redaction.
+pub fn two_byte_password(characters: usize) -> String {
+    const LETTERS: &[char] = &['é', 'ß', 'ø', 'å', 'ü', 'ñ', 'ç', 'Ł', 'ž', 'ğ', 'Ö', 'Ä'];
+    let password: String = (0..characters).map(|_| LETTERS[(0..LETTERS.len()).fake::<usize>()]).collect();
+    redact::register(password.clone());
+    password
 }
 
 /// An identity in Kratos, and the person it belongs to.

@@ -432,3 +432,47 @@ async fn submits_profile(world: &mut ConformanceWorld) -> Result<()> {
     let traits = world.identity()?.person.traits();
     world.submit_to_flow(None, json!({"method": "profile", "traits": traits}), Csrf::FromFlow, &[]).await
 }
+
+/// A new password measured against the deployment's `min_password_length`:
+/// one byte under it, or exactly it. Where Kratos is to take it, the identity's
+/// password becomes it.
+#[when(regex = r"^it sets a new password (one byte shorter than|exactly as long as) the deployment's minimum length$")]
+async fn sets_password_of_minimum_length(world: &mut ConformanceWorld, how: String) -> Result<()> {
+    let minimum = world.deployment().await?.min_password_length();
+    let length = if how == "one byte shorter than" { minimum.saturating_sub(1) } else { minimum };
+    let password = crate::identity::strong_password(length);
+    set_password(world, password, length >= minimum).await
+}
+
+/// Kratos measures a password in bytes (Go's `len`): characters of two bytes
+/// each, fewer than the minimum, as many bytes as it.
+#[when("it sets a new password of fewer characters than the deployment's minimum length, but as many bytes")]
+async fn sets_password_of_minimum_bytes(world: &mut ConformanceWorld) -> Result<()> {
+    let minimum = world.deployment().await?.min_password_length();
+    anyhow::ensure!(minimum >= 2, "min_password_length {minimum}: no password has fewer characters than that and as many bytes");
+    let password = crate::identity::two_byte_password(minimum.div_ceil(2));
+    set_password(world, password, true).await
+}
+
+async fn set_password(world: &mut ConformanceWorld, password: String, taken: bool) -> Result<()> {
+    world.password_sent = Some(password.clone());
+    if taken {
+        world.identity.as_mut().context("no identity")?.person.password = password.clone();
+    }
+    world.submit_to_flow(None, json!({"method": "password", "password": password}), Csrf::FromFlow, &[]).await
+}
+
+/// ErrorValidationPasswordMinLength, with the deployment's minimum and the
+/// length the client sent, in bytes.
+#[then("the password node has the message 4000032, naming the deployment's minimum length and the length sent")]
+async fn password_too_short(world: &mut ConformanceWorld) -> Result<()> {
+    let minimum = world.deployment().await?.min_password_length();
+    let sent = world.password_sent.as_ref().context("no password was sent")?.len();
+    let flow = world.flow()?;
+    let exchange = world.transcript.last().context("no exchange yet")?;
+    let node = flow.node("password").ok_or_else(|| check::failure(&exchange, "the flow has no node password"))?;
+    check::message_ids(&exchange, "the messages of password", &node.messages, &[4000032])?;
+    let message = &node.messages[0];
+    check::equals(&exchange, "the message's text", format!("The password must be at least {minimum} characters long, but got {sent}."), message.text.clone())?;
+    check::equals(&exchange, "the message's context", Some(json!({"min_length": minimum, "actual_length": sent})), message.context.clone())
+}
