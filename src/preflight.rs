@@ -220,6 +220,7 @@ pub async fn drift(kratos: &Arc<Kratos>) -> Vec<Finding> {
     let deployment = &kratos.deployment;
     let cannot = |why: String| vec![Finding::Note(format!("could not compare the deployment with its configuration: {}", crate::redact::text(&why)))];
     let mut found = disabled_flows_refused(kratos).await;
+    found.extend(cors_as_configured(kratos).await.into_iter().map(Finding::Drift));
     if !deployment.methods.password {
         found.extend(cannot("the password method is off".into()));
         return found;
@@ -243,6 +244,33 @@ pub async fn drift(kratos: &Arc<Kratos>) -> Vec<Finding> {
     }
     let _ = admin.delete(&id).await;
     found
+}
+
+/// Each origin the configuration's CORS allows, and one it does not list,
+/// sent as a browser's preflight: an answer that does not match is a
+/// deployment whose CORS is not the configuration's (a proxy that answers
+/// preflights itself, or an environment variable that overrides the list).
+async fn cors_as_configured(kratos: &Arc<Kratos>) -> Vec<String> {
+    let cors = &kratos.deployment.cors;
+    let client = Client::new(ClientKind::Spa, Arc::clone(kratos), Transcript::default());
+    let mut url = kratos.public("self-service/login");
+    url.query_pairs_mut().append_pair("flow", crate::client::UNISSUED_FLOW_ID);
+    let mut origins = if cors.enabled { cors.example_origins() } else { Vec::new() };
+    origins.push(crate::deployment::CORS_UNLISTED_ORIGIN.to_string());
+    let mut differences = Vec::new();
+    for origin in origins {
+        let Ok(answer) = client.preflight(url.clone(), &origin).await else { continue };
+        // rs/cors answers `*` for a list of `*`, the origin itself otherwise.
+        let allowed = matches!(answer.header("access-control-allow-origin"), Some(o) if o == origin || o == "*");
+        if allowed != cors.allows(&origin) {
+            differences.push(format!(
+                "CORS {} the origin {origin} in the configuration (serve.public.cors), and the deployment {} it",
+                if cors.allows(&origin) { "allows" } else { "does not allow" },
+                if allowed { "allows" } else { "does not allow" }
+            ));
+        }
+    }
+    differences
 }
 
 async fn settings_as_configured(kratos: &Arc<Kratos>, person: &Person, transcript: Transcript) -> anyhow::Result<Vec<String>> {

@@ -115,6 +115,8 @@ pub struct ConformanceWorld {
     /// The last new password a settings flow was sent (for the message that
     /// names its length).
     pub password_sent: Option<String>,
+    /// CORS preflights sent, by the origin each came from.
+    pub preflights: Vec<(String, Exchange)>,
 }
 
 impl ConformanceWorld {

@@ -1,7 +1,7 @@
 //! An external deployment that does not run the configuration the suite is
 //! given: the pinned Kratos on this repository's configuration, started with
-//! another TOTP issuer and whoami's AAL rule turned to `aal1` behind the
-//! configuration's back. The run must name both as drift in its first lines,
+//! another TOTP issuer, whoami's AAL rule turned to `aal1` and CORS open to
+//! every origin behind the configuration's back. The run must name both as drift in its first lines,
 //! before any scenario.
 
 #[path = "support/suite_run.rs"]
@@ -19,7 +19,12 @@ fn main() -> ExitCode {
     let work = PathBuf::from(ROOT).join("target/conformance-reports/drift");
     let kratos = match external_kratos::ExternalKratos::start(
         &work,
-        &[("SELFSERVICE_METHODS_TOTP_CONFIG_ISSUER", "Drifted Corp"), ("SESSION_WHOAMI_REQUIRED_AAL", "aal1")],
+        &[
+            ("SELFSERVICE_METHODS_TOTP_CONFIG_ISSUER", "Drifted Corp"),
+            ("SESSION_WHOAMI_REQUIRED_AAL", "aal1"),
+            ("SERVE_PUBLIC_CORS_ENABLED", "true"),
+            ("SERVE_PUBLIC_CORS_ALLOWED_ORIGINS", r#"["*"]"#),
+        ],
     ) {
         Ok(kratos) => kratos,
         Err(e) => {
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
     let expected = [
         "the TOTP issuer is \"kratos-conformance\" in the configuration (selfservice.methods.totp.config.issuer), and the deployment's pairing shows \"Drifted Corp\"",
         "session.whoami.required_aal is highest_available in the configuration, and the deployment's whoami accepts",
+        "CORS does not allow the origin https://unlisted.conformance.invalid in the configuration (serve.public.cors), and the deployment allows it",
     ];
     // The first lines: before anything a scenario reports (its failure, the progress).
     let first_scenario_line = lines.iter().position(|l| l.contains("✘ FAILED") || l.contains("scenarios finished so far")).unwrap_or(lines.len());
@@ -48,7 +54,7 @@ fn main() -> ExitCode {
     let named_first = |e: &str| drift.iter().any(|(i, l)| l.contains(e) && *i < first_scenario_line);
     let missing: Vec<&str> = expected.iter().copied().filter(|e| !named_first(e)).collect();
     if missing.is_empty() {
-        eprintln!("drift: both differences named before any scenario:");
+        eprintln!("drift: every difference named before any scenario:");
         for (_, line) in &drift {
             eprintln!("  {line}");
         }

@@ -148,6 +148,18 @@ impl Client {
         self.http.send(request).await
     }
 
+    /// The CORS preflight a browser sends before a page on `origin` posts JSON
+    /// to `url` (`OPTIONS` with `Origin`, `Access-Control-Request-Method` and
+    /// `-Headers`).
+    pub async fn preflight(&self, url: url::Url, origin: &str) -> anyhow::Result<Exchange> {
+        let request = self
+            .request(Method::OPTIONS, url, Body::Empty)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type");
+        self.http.send(request).await
+    }
+
     /// Any request to Kratos with this client's credentials, as JSON.
     pub async fn send_json(&self, method: Method, url: url::Url) -> anyhow::Result<Exchange> {
         let request = self.request(method, url, Body::Empty);

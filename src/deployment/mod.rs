@@ -128,6 +128,9 @@ pub enum OtherSide {
     /// `selfservice.allowed_return_urls` admitting the settings UI (true: it
     /// is added) or not (false: the entries that admit it are left out).
     SettingsUiReturn(bool),
+    /// `serve.public.cors` on, with an allow-list that leaves some origin out:
+    /// the configured origins but `*`, or the suite's own where none is left.
+    RestrictedCors,
 }
 
 /// `list`, made as long as the file's list of `in_file` entries with
@@ -200,6 +203,25 @@ impl OtherSide {
                 // Go's durations, which Kratos parses, are written without spaces.
                 vec![("session.earliest_possible_extend", Value::String(format!("{}s", window.as_secs().max(1))))]
             }
+            OtherSide::RestrictedCors => {
+                let listed: Vec<String> = base
+                    .get("serve.public.cors.allowed_origins")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect();
+                let mut origins: Vec<String> = listed.iter().filter(|o| !o.contains('*')).cloned().collect();
+                if origins.is_empty() {
+                    origins.push(CORS_SUITE_ORIGIN.to_string());
+                }
+                let origins = padded_to(origins, listed.len(), |i| format!("https://nowhere-{}.invalid", i + 1));
+                vec![
+                    ("serve.public.cors.enabled", Value::Bool(true)),
+                    ("serve.public.cors.allowed_origins", Value::Array(origins.into_iter().map(Value::String).collect())),
+                ]
+            }
             OtherSide::SettingsUiReturn(admitted) => {
                 let settings_ui = base.str("selfservice.flows.settings.ui_url").unwrap_or_default().to_string();
                 let mut allowed: Vec<String> = base
@@ -244,6 +266,7 @@ impl OtherSide {
             OtherSide::ExtendsAtOnce(false) => "extend-later",
             OtherSide::SettingsUiReturn(true) => "settings-ui-return-allowed",
             OtherSide::SettingsUiReturn(false) => "settings-ui-return-forbidden",
+            OtherSide::RestrictedCors => "restricted-cors",
         }
     }
 
@@ -262,6 +285,7 @@ impl OtherSide {
             OtherSide::ExtendsAtOnce(false) => turned("session.earliest_possible_extend half the session lifespan (a new session is not extended yet)".into()),
             OtherSide::SettingsUiReturn(true) => turned("selfservice.allowed_return_urls with the settings UI added".into()),
             OtherSide::SettingsUiReturn(false) => turned("selfservice.allowed_return_urls without the entries that admit the settings UI".into()),
+            OtherSide::RestrictedCors => turned("serve.public.cors on, allowing the configured origins but any wildcard (or the suite's own, where none is left)".into()),
         }
     }
 }
@@ -573,7 +597,27 @@ impl Cors {
                 Some((prefix, suffix)) => origin.len() >= prefix.len() + suffix.len() && origin.starts_with(prefix) && origin.ends_with(suffix),
             })
     }
+
+    /// Whether the allow-list leaves some origin out (no `*` entry).
+    pub fn restricted(&self) -> bool {
+        self.enabled && !self.allowed_origins.is_empty() && !self.allows(CORS_UNLISTED_ORIGIN)
+    }
+
+    /// One origin each entry admits, as a page there sends it: the entry
+    /// itself, with `app` for its wildcard (rs/cors' `*` stands for any
+    /// characters, none included), without a trailing slash.
+    pub fn example_origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .iter()
+            .map(|entry| if entry == "*" { CORS_UNLISTED_ORIGIN.to_string() } else { entry.replacen('*', "app", 1).trim_end_matches('/').to_string() })
+            .collect()
+    }
 }
+
+/// An origin no allow-list of a team's names (`.invalid` is reserved, RFC 2606).
+pub const CORS_UNLISTED_ORIGIN: &str = "https://unlisted.conformance.invalid";
+/// The origin the suite allows where it turns CORS on for its scenarios.
+pub const CORS_SUITE_ORIGIN: &str = "https://spa.conformance.invalid";
 
 /// One Kratos instance's configuration, described.
 #[derive(Debug, Clone)]
@@ -710,7 +754,9 @@ impl Deployment {
             .flatten()
             .filter_map(Value::as_str)
             .map(str::to_string)
-            .collect();
+            .collect::<Vec<_>>();
+        // Kratos' default list is every origin.
+        let cors_origins = if c.get("serve.public.cors.allowed_origins").is_none() { vec!["*".to_string()] } else { cors_origins };
 
         let mut name = variant.map(str::to_string).unwrap_or_else(|| "as configured".into());
         for d in derived {

@@ -33,6 +33,7 @@
 //! | `@real-browser` | a real browser (Chromium, installed by scripts/setup.sh), and CORS and UI URLs for the suite's own origin (derived where the suite starts Kratos) |
 //! | `@settings-ui-return:allowed`, `@settings-ui-return:forbidden` | whether `selfservice.allowed_return_urls` admits the settings UI (a step-up to AAL2 from settings returns there) |
 //! | `@session-extend:at-once`, `@session-extend:later` | whether the admin API extends a new session (`session.earliest_possible_extend` unset or not shorter than `session.lifespan`) |
+//! | `@needs:cors` | `serve.public.cors` on, with an allow-list that leaves some origin out (turned on where the suite starts Kratos) |
 //! | `@each:password-identifier` | (not a need) the scenario runs once per password identifier |
 
 use std::cmp::Ordering;
@@ -81,6 +82,8 @@ pub struct Needs {
     pub own_replicas: bool,
     pub cross_site_cookies: bool,
     pub same_site_lax_or_strict: bool,
+    /// `@needs:cors`: CORS on, not for every origin.
+    pub cors: bool,
     pub versions: Vec<(Ordering, bool, String)>,
     pub login_style: Option<String>,
     /// `@settings-ui-return:allowed|forbidden`: whether the allow-list admits the settings UI.
@@ -132,6 +135,7 @@ impl Needs {
                 "own-replicas" => self.own_replicas = true,
                 "cross-site-cookies" => self.cross_site_cookies = true,
                 "same-site-lax-or-strict" => self.same_site_lax_or_strict = true,
+                "cors" => self.cors = true,
                 other => return Err(format!("@needs:{other} is not a need the suite knows (see src/deployment/needs.rs)")),
             }
         } else if let Some(method) = tag.strip_prefix("disabled:") {
@@ -262,6 +266,9 @@ impl Needs {
         }
         if let Some(allowed) = self.settings_ui_return_allowed.filter(|a| *a != deployment.admits_return_to(&deployment.ui.settings)) {
             sides.push(OtherSide::SettingsUiReturn(allowed));
+        }
+        if self.cors && !deployment.cors.restricted() {
+            sides.push(OtherSide::RestrictedCors);
         }
         sides.into_iter().map(Derivation::OtherSide).collect()
     }
@@ -415,6 +422,13 @@ impl Needs {
             reasons.push(
                 "it rotates the cookie secret (secrets.cookie) of instances on one database, which the suite can only do with a Kratos it starts (the process and container backends derive them)".into(),
             );
+        }
+        if self.cors && !deployment.cors.restricted() {
+            reasons.push(if deployment.cors.enabled {
+                format!("it describes CORS for some origins and not others, and the deployment's allows every origin (serve.public.cors.allowed_origins: {})", deployment.cors.allowed_origins.join(", "))
+            } else {
+                "it describes CORS, and the deployment has it off (serve.public.cors.enabled)".to_string()
+            });
         }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
             reasons.push("every identity schema names a TOTP account-name trait".into());
@@ -579,6 +593,7 @@ mod tests {
             ("disabled:recovery", "recovery-off"),
             ("session-extend:later", "extend-later"),
             ("settings-ui-return:forbidden", "settings-ui-return-forbidden"),
+            ("needs:cors", "restricted-cors"),
         ];
         for (tag, side) in cases {
             let needs = Needs::from_tags(&[&tags(&[tag])]).unwrap();

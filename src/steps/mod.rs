@@ -3,6 +3,7 @@
 //! the world.
 
 mod concurrency;
+mod cors;
 mod browser;
 mod flow;
 mod identity;
