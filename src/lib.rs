@@ -35,6 +35,7 @@ pub mod check;
 pub mod client;
 pub mod deployment;
 pub mod deviations;
+pub mod error;
 pub mod identity;
 pub mod kratos;
 pub mod net;

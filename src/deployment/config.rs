@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::team::TeamFile;
-use crate::kratos::SetupError;
+use crate::error::SetupError;
 
 /// Where the configuration folder is placed inside a container, and the working
 /// directory Kratos runs in there, so that relative and `/etc/config/kratos/...`
@@ -151,7 +151,7 @@ pub(crate) fn read_yaml(path: &Path) -> Result<Value, SetupError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SetupError::Config(format!("cannot read {}: {e} (is KRATOS_CONFIG_DIR right?)", path.display())))?;
     let value: Value = serde_yaml_ng::from_str(&text)
-        .map_err(|e| SetupError::Config(format!("{} is not valid YAML: {}", path.display(), crate::kratos::one_line(&e.to_string()))))?;
+        .map_err(|e| SetupError::Config(format!("{} is not valid YAML: {}", path.display(), crate::error::one_line(&e.to_string()))))?;
     Ok(if value.is_null() { Value::Object(Default::default()) } else { value })
 }
 

@@ -29,7 +29,7 @@ pub use config::{ConfigDir, RawConfig};
 pub use schema::{IdentitySchema, Trait};
 pub use team::TeamFile;
 
-use crate::kratos::SetupError;
+use crate::error::SetupError;
 
 /// Kratos v1.3.1's defaults for the keys the description reads
 /// (`embedx/config.schema.json`, `driver/config/config.go`).

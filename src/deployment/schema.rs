@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::config::CONTAINER_CONFIG_DIR;
-use crate::kratos::SetupError;
+use crate::error::SetupError;
 
 /// One entry of `identity.schemas`, loaded.
 #[derive(Debug, Clone)]

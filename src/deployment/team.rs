@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::kratos::SetupError;
+use crate::error::SetupError;
 
 pub const FILE_NAME: &str = "conformance.yml";
 

@@ -40,25 +40,9 @@ use crate::deployment::{ConfigDir, CookieSecrets, Derivation, Deployment, Identi
 /// and `lax`).
 pub const DEFAULT_VARIANT: &str = "strict";
 /// How many lines of Kratos' log a failure shows.
-pub const LOG_TAIL_LINES: usize = 40;
+pub use crate::error::{SetupError, one_line};
 
-/// Why the Kratos under test is not available. Each message is one line that says
-/// what is wrong and what to do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{0}")]
-    Config(String),
-    #[error("{0}")]
-    Engine(String),
-    #[error("{0}")]
-    Image(String),
-    #[error("{0}")]
-    Start(String),
-    #[error("{message}\n--- the last lines of Kratos' log ---\n{log_tail}")]
-    NotReady { message: String, log_tail: String },
-    #[error("{0}")]
-    Unreachable(String),
-}
+pub const LOG_TAIL_LINES: usize = 40;
 
 /// The Kratos version this suite is pinned to: the `require github.com/ory/kratos`
 /// line of kratos-build/go.mod, the one place it is written.
@@ -1174,9 +1158,6 @@ pub fn free_port() -> Result<u16, SetupError> {
         .map_err(|e| SetupError::Start(format!("cannot find a free port on 127.0.0.1: {e}")))
 }
 
-pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 /// The last `lines` lines, without the usage text Kratos prints after an error
 /// (it says nothing about the error).
