@@ -609,6 +609,29 @@ mod tests {
             assert_eq!(needs.unmet_in_config(&turned), Vec::<String>::new(), "@{tag} on the instance turned to {side}");
             assert!(needs.other_sides(&turned).is_empty(), "@{tag}: nothing left to turn");
         }
+        // The other way round, on team configurations that take the other sides.
+        for (fixture, cases) in [
+            ("globex-workforce", &[("whoami:highest_available", "whoami-highest-available"), ("needs:lookup_secret", "lookup-secret-on"), ("needs:registration", "registration-on"), ("needs:recovery", "recovery-on"), ("needs:cors", "restricted-cors")][..]),
+            ("initech-partners", &[("settings-aal:highest_available", "settings-highest-available"), ("login-style:unified", "unified-login"), ("registration-steps:two", "two-step-registration"), ("session-extend:at-once", "extend-at-once"), ("settings-ui-return:allowed", "settings-ui-return-allowed")][..]),
+        ] {
+            let dir = super::super::config::ConfigDir::open(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(fixture)).unwrap();
+            let config = dir.load(None).unwrap();
+            let schemas = super::super::schema::load_all(config.get("identity.schemas").unwrap(), &dir.dir).await.unwrap();
+            let public = url::Url::parse("http://127.0.0.1:4433/").unwrap();
+            let team = Deployment::describe(&dir, None, &[], config.clone(), schemas.clone(), public.clone(), public.clone(), true).unwrap();
+            for (tag, side) in cases {
+                let needs = Needs::from_tags(&[&tags(&[tag])]).unwrap();
+                assert!(!needs.unmet_in_config(&team).is_empty(), "@{tag} is the other side of {fixture}");
+                let sides = needs.other_sides(&team);
+                assert_eq!(sides.iter().map(|d| d.name()).collect::<Vec<_>>(), [*side], "@{tag} on {fixture}");
+                let mut turned_config = config.clone();
+                for (key, value) in sides.iter().flat_map(|d| d.settings(&config, "test")) {
+                    turned_config.set(key, value);
+                }
+                let turned = Deployment::describe(&dir, None, &sides, turned_config, schemas.clone(), public.clone(), public.clone(), true).unwrap();
+                assert_eq!(needs.unmet_in_config(&turned), Vec::<String>::new(), "@{tag} on {fixture} turned to {side}");
+            }
+        }
         // What no setting meets is not turned.
         let needs = Needs::from_tags(&[&tags(&["needs:replicas", "needs:schema-without-totp-account-name", "needs:password"])]).unwrap();
         assert!(needs.other_sides(&base).is_empty());
