@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod expectations;
+pub mod hosts;
 pub mod needs;
 pub mod schema;
 pub mod team;

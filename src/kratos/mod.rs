@@ -328,7 +328,7 @@ impl Instances {
                 // The browser's pages go over HTTPS too, on Kratos' site: a
                 // plain-HTTP page is another site to Kratos' https:// cookies.
                 let config = config_dir.load(settings.variant.as_deref().filter(|v| config_dir.variants.iter().any(|known| known == v)))?;
-                crate::browser::origin::serve_over_https(&crate::net::names::production_host(&config), &production.authority)
+                crate::browser::origin::serve_over_https(&crate::deployment::hosts::production_host(&config), &production.authority)
                     .map_err(|e| SetupError::Start(format!("the suite's HTTPS origin for the browser: {e}")))?;
                 Some(production)
             }
@@ -815,7 +815,7 @@ impl Instances {
     /// through the proxy, and only if it really runs without `--dev`.
     async fn start_cluster(&self, spec: &InstanceSpec, config: &RawConfig, runner: &replica::Runner, launch: &Launch, migrate: bool, timeout: Duration) -> Result<(Url, Vec<Replica>, Option<proxy::Proxy>), SetupError> {
         let production = self.production.as_ref().expect("prepare made the production topology's CA");
-        let host = crate::net::names::production_host(config);
+        let host = crate::deployment::hosts::production_host(config);
         let lb_port = free_port()?;
         let public_base = Url::parse(&format!("https://{host}:{lb_port}/")).expect("a host and port make a URL");
         let fault = self.settings.fault;
@@ -1092,7 +1092,7 @@ impl Launch {
         if let Some(base) = &base {
             env.extend(overrides::derivations(&spec.derived, base, &spec.name()));
         }
-        let public_host = base.as_ref().and_then(crate::net::names::public_host);
+        let public_host = base.as_ref().and_then(crate::deployment::hosts::public_host);
         Launch {
             dir: dir.dir.clone(),
             name: spec.name(),
