@@ -114,6 +114,11 @@ impl RawConfig {
         self.get(path).and_then(Value::as_bool)
     }
 
+    /// The strings of the list at a dotted path (none where it is unset).
+    pub fn strings(&self, path: &str) -> Vec<String> {
+        self.get(path).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+    }
+
     /// Sets a dotted path, creating the objects on the way (for derived overlays).
     pub fn set(&mut self, path: &str, value: Value) {
         let mut overlay = value;

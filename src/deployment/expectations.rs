@@ -114,12 +114,10 @@ pub fn check(deployment: &Deployment) -> Vec<Misconfiguration> {
 /// its keys first, so signing in still works, which hides it. Only lengths
 /// are named: the values are secrets.
 fn continuity_key_problem(deployment: &Deployment) -> Option<Misconfiguration> {
-    let listed = |key: &str| -> Vec<String> {
-        deployment.config.get(key).and_then(serde_json::Value::as_array).into_iter().flatten().filter_map(serde_json::Value::as_str).map(str::to_string).collect()
-    };
-    let (key, secrets) = match listed("secrets.cookie") {
+    let config = &deployment.config;
+    let (key, secrets) = match config.strings("secrets.cookie") {
         cookie if !cookie.is_empty() => ("secrets.cookie", cookie),
-        _ => ("secrets.default", listed("secrets.default")),
+        _ => ("secrets.default", config.strings("secrets.default")),
     };
     let bad: Vec<String> = secrets
         .iter()

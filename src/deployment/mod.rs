@@ -205,14 +205,7 @@ impl OtherSide {
                 vec![("session.earliest_possible_extend", Value::String(format!("{}s", window.as_secs().max(1))))]
             }
             OtherSide::RestrictedCors => {
-                let listed: Vec<String> = base
-                    .get("serve.public.cors.allowed_origins")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
+                let listed = base.strings("serve.public.cors.allowed_origins");
                 let mut origins: Vec<String> = listed.iter().filter(|o| !o.contains('*')).cloned().collect();
                 if origins.is_empty() {
                     origins.push(CORS_SUITE_ORIGIN.to_string());
@@ -225,14 +218,7 @@ impl OtherSide {
             }
             OtherSide::SettingsUiReturn(admitted) => {
                 let settings_ui = base.str("selfservice.flows.settings.ui_url").unwrap_or_default().to_string();
-                let mut allowed: Vec<String> = base
-                    .get("selfservice.allowed_return_urls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect();
+                let mut allowed = base.strings("selfservice.allowed_return_urls");
                 if admitted {
                     allowed.push(settings_ui);
                 } else {
@@ -337,12 +323,9 @@ impl CookieSecrets {
             };
             (make(), make())
         });
-        let listed = |key: &str| -> Vec<String> {
-            base.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
-        };
-        let mut old = listed("secrets.cookie");
+        let mut old = base.strings("secrets.cookie");
         if old.is_empty() {
-            old = listed("secrets.default");
+            old = base.strings("secrets.default");
         }
         if old.is_empty() {
             old = vec![made_old.clone()];
@@ -718,14 +701,7 @@ impl Deployment {
                     .map(|url| (m.to_string(), url.to_string()))
             })
             .collect();
-        let allowed = c
-            .get("selfservice.allowed_return_urls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
+        let allowed = c.strings("selfservice.allowed_return_urls");
         let cookies_domain = c.str("cookies.domain").map(str::to_string);
         let cookies_path = text("cookies.path", defaults::COOKIE_PATH);
         let cookies_same_site = text("cookies.same_site", defaults::SAME_SITE);
@@ -748,16 +724,8 @@ impl Deployment {
             .flatten()
             .filter_map(|h| h.get("hook").and_then(Value::as_str).map(str::to_string))
             .collect();
-        let cors_origins = c
-            .get("serve.public.cors.allowed_origins")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect::<Vec<_>>();
         // Kratos' default list is every origin.
-        let cors_origins = if c.get("serve.public.cors.allowed_origins").is_none() { vec!["*".to_string()] } else { cors_origins };
+        let cors_origins = if c.get("serve.public.cors.allowed_origins").is_none() { vec!["*".to_string()] } else { c.strings("serve.public.cors.allowed_origins") };
 
         let mut name = variant.map(str::to_string).unwrap_or_else(|| "as configured".into());
         for d in derived {

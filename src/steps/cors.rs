@@ -8,6 +8,9 @@ use crate::client::{ClientKind, UNISSUED_FLOW_ID};
 use crate::deployment::CORS_UNLISTED_ORIGIN;
 use crate::{ConformanceWorld, check};
 
+/// rs/cors' `Vary` on a preflight, allowed or not: what it read.
+const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+
 /// Preflights for a password step, as an SPA on each origin sends them (to a
 /// flow id nobody issued: the preflight is answered before any flow is read).
 #[when(regex = r"^an SPA on (each origin serve\.public\.cors allows|an origin serve\.public\.cors does not list) sends the preflight of its password step$")]
@@ -39,7 +42,7 @@ async fn allows_each(world: &mut ConformanceWorld) -> Result<()> {
         check::equals(answer, &what("Access-Control-Allow-Credentials"), credentials, answer.header("access-control-allow-credentials"))?;
         check::equals(answer, &what("Access-Control-Allow-Methods"), Some("POST"), answer.header("access-control-allow-methods"))?;
         check::equals(answer, &what("Access-Control-Allow-Headers"), Some("content-type"), answer.header("access-control-allow-headers"))?;
-        check::equals(answer, &what("Vary"), Some("Origin, Access-Control-Request-Method, Access-Control-Request-Headers"), answer.header("vary"))?;
+        check::equals(answer, &what("Vary"), Some(PREFLIGHT_VARY), answer.header("vary"))?;
     }
     Ok(())
 }
@@ -52,5 +55,5 @@ async fn allows_none(world: &mut ConformanceWorld) -> Result<()> {
     for header in ["access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods", "access-control-allow-headers"] {
         check::equals(answer, &format!("{header} for the origin {origin}"), None, answer.header(header))?;
     }
-    check::equals(answer, "Vary", Some("Origin, Access-Control-Request-Method, Access-Control-Request-Headers"), answer.header("vary"))
+    check::equals(answer, "Vary", Some(PREFLIGHT_VARY), answer.header("vary"))
 }
