@@ -3,14 +3,14 @@
 
 use std::fmt::{Debug, Display};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use serde_json::Value;
 
 use crate::client::{Exchange, Flow, KratosError, Message};
 
 /// A failure about `exchange`, printed under `message`.
 pub fn failure(exchange: &Exchange, message: impl Display) -> anyhow::Error {
-    anyhow!("{message}\n--- the exchange ---\n{exchange}")
+    exchange.failure(message)
 }
 
 pub fn status(exchange: &Exchange, expected: u16) -> Result<()> {

@@ -28,7 +28,17 @@
 //!   the schema or the configuration, and the migration report.
 //! - [`steps`]: the step definitions, one module per domain, on top of all the rest.
 //! - [`deviations`]: the ledger of known deviations and its check.
+//! - [`random`]: the random strings of the run's making.
 //! - [`redact`]: keeps passwords, TOTP secrets, tokens and cookies out of output.
+
+//!
+//! The folders import one way (`tests/layers.rs` checks it): the bottom
+//! (`error`, `redact`, `random`, `net`, `programs`, `deviations`), the
+//! deployment description, the launcher, TOTP, the clients, identities and
+//! checks, then reports, preflight and schema changes, the browser, the World,
+//! the steps, and the runner on top. A run's state (its instances, outcomes,
+//! flow recording, page origins, containers' run id) is a value the runner
+//! makes and the World carries, so that two runs can share one process.
 
 pub mod browser;
 pub mod check;
@@ -41,6 +51,7 @@ pub mod kratos;
 pub mod net;
 pub mod preflight;
 pub mod programs;
+pub mod random;
 pub mod redact;
 pub mod report;
 pub mod runner;

@@ -11,8 +11,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use crate::client::Late;
 use crate::redact;
+
+/// A value made at the last moment: `Err(wait)` asks to be asked again after
+/// `wait` (a code for a relative time step near a step's end), and the request
+/// gives up its turn meanwhile. The HTTP helper fills such fields in when a
+/// request's turn at Kratos comes.
+pub type Late = Arc<dyn Fn() -> Result<String, Duration> + Send + Sync>;
 
 /// Where a late code leaves the code it made, for the scenario to read back.
 #[derive(Debug, Clone, Default)]

@@ -19,6 +19,9 @@ pub struct ConformanceWorld {
     /// identifier, the identifier trait of this run.
     pub instance: String,
     pub identifier_trait: Option<String>,
+    /// The run's instances (the runner gives them to every scenario's World:
+    /// two runs in one process each have their own).
+    pub instances: Option<Arc<kratos::Instances>>,
     kratos: Option<Arc<Kratos>>,
     /// The instances the scenario used before it turned to its current one,
     /// the first first (a cookie secret rotation's stages).
@@ -137,11 +140,17 @@ impl ConformanceWorld {
     }
 
     /// The Kratos instance of this scenario.
+    /// The run's instances, as the runner gave them to this scenario.
+    pub fn run_instances(&self) -> Result<Arc<kratos::Instances>> {
+        self.instances.clone().ok_or_else(|| anyhow!("this World was not given the run's instances: run it with kratos_conformance::runner"))
+    }
+
     pub async fn kratos(&mut self) -> Result<Arc<Kratos>> {
         if let Some(kratos) = &self.kratos {
             return Ok(Arc::clone(kratos));
         }
-        let kratos = kratos::instances()
+        let kratos = self
+            .run_instances()?
             .get(&self.instance)
             .ok_or_else(|| anyhow!("the Kratos instance \"{}\" of this scenario is not running", self.instance))?;
         self.kratos = Some(Arc::clone(&kratos));
@@ -155,7 +164,7 @@ impl ConformanceWorld {
     /// their cookies: the instances share the host, and cookies ignore ports.
     pub async fn turn_to_cookie_secret_stage(&mut self, stage: CookieSecrets) -> Result<()> {
         let current = self.kratos().await?;
-        let next = kratos::instances().at_cookie_secret_stage(&current, stage).ok_or_else(|| {
+        let next = self.run_instances()?.at_cookie_secret_stage(&current, stage).ok_or_else(|| {
             anyhow!("the instance {} is not part of a cookie secret rotation: tag the scenario @needs:cookie-secret-rotation", current.name)
         })?;
         for client in [&mut self.client, &mut self.first_client, &mut self.other_device, &mut self.enrollment_device].into_iter().flatten() {
@@ -242,7 +251,7 @@ impl ConformanceWorld {
         if kratos.replica(number).map_err(|e| anyhow!(e))?.is_running().await {
             kratos.kill_replica(number).await.map_err(|e| anyhow!(e))?;
         }
-        let timeout = kratos::instances().settings.startup_timeout;
+        let timeout = kratos.limits.startup_timeout;
         let took = kratos.replica(number).map_err(|e| anyhow!(e))?.restart(timeout).await.map_err(|e| anyhow!(e))?;
         self.killed_replicas.retain(|n| *n != number);
         Ok(took)
@@ -256,7 +265,7 @@ impl ConformanceWorld {
             if let Some(kratos) = self.kratos.clone()
                 && let Ok(replica) = kratos.replica(number)
                 && !replica.is_running().await
-                && let Err(e) = replica.restart(kratos::instances().settings.startup_timeout).await
+                && let Err(e) = replica.restart(kratos.limits.startup_timeout).await
             {
                 eprintln!("{}", crate::redact::text(&format!("replica {number} of {} did not start again after a scenario killed it: {e}", kratos.name)));
             }

@@ -129,7 +129,7 @@ async fn two_runs(engine: &Engine, image: &str, runs: &mut Vec<String>) -> Resul
     if !swept.is_empty() {
         return Err(format!("owner B removed A's container while A's lease was fresh: {swept:?}"));
     }
-    let swept = engine.remove_abandoned(&Sweep { ttl: TTL, runs: Some(both.clone()) }).await;
+    let swept = engine.remove_abandoned(&Sweep { ttl: TTL, runs: Some(both.clone()), this_run: None }).await;
     if !swept.removed.is_empty() {
         return Err(format!("the test removed A's container while A's lease was fresh: {:?}", swept.lines()));
     }
@@ -162,7 +162,7 @@ async fn two_runs(engine: &Engine, image: &str, runs: &mut Vec<String>) -> Resul
     if !kept.contains(&engine.remove_command(&b.container)) {
         return Err(format!("B's keep line does not say how to remove the container: {kept}"));
     }
-    let swept = engine.remove_abandoned(&Sweep { ttl: Duration::ZERO, runs: Some(both.clone()) }).await;
+    let swept = engine.remove_abandoned(&Sweep { ttl: Duration::ZERO, runs: Some(both.clone()), this_run: None }).await;
     if !swept.removed.is_empty() || swept.kept.len() != 1 {
         return Err(format!("a sweep did not leave B's kept container alone: {:?}", swept.lines()));
     }
@@ -315,7 +315,8 @@ mod owner {
         let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kratos-config");
         let dir = ConfigDir::open(&config_dir).map_err(|e| e.to_string())?;
         let spec = InstanceSpec { variant: Some(kratos::DEFAULT_VARIANT.into()), derived: Vec::new(), shard: 0 };
-        let launch = Launch::prepare(&dir, &spec).await.map_err(|e| e.to_string())?;
+        let run = kratos::RunScope::new();
+        let launch = Launch::prepare(&dir, &spec, &run).await.map_err(|e| e.to_string())?;
         let ports = (kratos::free_port().map_err(|e| e.to_string())?, kratos::free_port().map_err(|e| e.to_string())?);
         let endpoint = kratos::replica::Endpoint::dev("127.0.0.1", ports.0, ports.1);
         let started = container::start(&image, &launch, &endpoint, OWNER_ANSWER).await.map_err(|e| e.to_string())?;
@@ -325,7 +326,7 @@ mod owner {
         std::mem::forget(started);
         let leases = Leases::start(engine.clone(), RENEW);
         leases.hold(&id);
-        println!("started {id} {} {}\ndone", ownership::run_id(), Owner::this_process().label());
+        println!("started {id} {} {}\ndone", run.id, Owner::this_process().label());
 
         let mut commands = BufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(command)) = commands.next_line().await {
@@ -333,14 +334,14 @@ mod owner {
             match words.next() {
                 Some("sweep") => {
                     let ttl = Duration::from_secs(words.next().and_then(|t| t.parse().ok()).unwrap_or(0));
-                    let swept = engine.remove_abandoned(&Sweep { ttl, runs: Some(words.map(str::to_string).collect()) }).await;
+                    let swept = engine.remove_abandoned(&Sweep { ttl, runs: Some(words.map(str::to_string).collect()), this_run: Some(run.id.clone()) }).await;
                     for line in swept.lines() {
                         println!("{line}");
                     }
                 }
                 Some("keep") => {
                     leases.stop().await;
-                    for kept in engine.keep_run(ownership::run_id()).await {
+                    for kept in engine.keep_run(&run.id).await {
                         println!("{kept}");
                     }
                     println!("done");
@@ -352,7 +353,7 @@ mod owner {
         }
         // `exit`, or the test closed stdin: end as a run that removes its containers.
         leases.stop().await;
-        engine.remove_run(ownership::run_id()).await;
+        engine.remove_run(&run.id).await;
         Ok(())
     }
 }

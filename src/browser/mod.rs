@@ -150,7 +150,8 @@ impl Chromium {
         let started = Instant::now();
         let executable = executable()?;
         let suffix = if third_party == ThirdPartyCookies::Allowed { "-third-party-allowed" } else { "" };
-        let profile = std::env::temp_dir().join(format!("kratos-conformance-chromium-{}{suffix}", crate::kratos::run_id()));
+        // One browser serves every run of the process: its profile is the process's.
+        let profile = std::env::temp_dir().join(format!("kratos-conformance-chromium-{}{suffix}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).map_err(|e| format!("cannot create the browser profile {}: {e}", profile.display()))?;
         if third_party == ThirdPartyCookies::Allowed {

@@ -5,7 +5,8 @@
 //!
 //! Two listeners, their ports chosen before any Kratos starts (a derived
 //! instance names them in its configuration, see
-//! [`crate::deployment::Derivation::BrowserOrigin`]):
+//! [`crate::deployment::Derivation::BrowserOrigin`]; where they are is the
+//! run's [`SuiteOrigins`]):
 //! - the **allowed** origin `http://127.0.0.1:<port>`, which the derived
 //!   instance's CORS allows and whose pages are its UI URLs; the same port under
 //!   the name `localhost` is **another site** (`http://localhost:<port>`), also
@@ -15,24 +16,27 @@
 //!
 //! Where the suite terminates TLS itself (the production topology, whose
 //! Kratos sends `Secure` cookies and compares sites by scheme too), the pages
-//! are served over HTTPS instead, with a certificate of the run's CA
-//! ([`serve_over_https`]), under names that are not loopback ones:
-//! `https://app.<Kratos' site>:<port>` (same site as Kratos, allowed), the
-//! same listener as `https://app.kratos-conformance-other-site.test:<port>`
-//! (another site, allowed) and `https://app.<Kratos' site>:<other port>`
-//! (refused).
+//! are served over HTTPS instead, with a certificate of the run's CA, under
+//! names that are not loopback ones: `https://app.<Kratos' site>:<port>` (same
+//! site as Kratos, allowed), the same listener as
+//! `https://app.kratos-conformance-other-site.test:<port>` (another site,
+//! allowed) and `https://app.<Kratos' site>:<other port>` (refused).
 //!
 //! Pages are addressed per instance (`/i/<instance>/spa`, `/i/<instance>/login`,
 //! ...); `/i/<instance>/config.json` tells a page where that instance's public
 //! API is, once it runs.
 
 use std::convert::Infallible;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::body::Bytes;
+use hyper::{Response, StatusCode};
 use url::Url;
+
+pub use crate::deployment::SuiteOrigins as Origins;
+pub use crate::deployment::origins::OTHER_SITE;
+use crate::net::authority::{Authority, Validity};
 
 /// The pages, compiled in: the suite serves exactly what this repository holds.
 const FILES: &[(&str, &str, &str)] = &[
@@ -46,80 +50,14 @@ const FILES: &[(&str, &str, &str)] = &[
 /// The pages of the login UI, as the derived instance's UI URLs name them.
 pub const UI_PAGES: &[&str] = &["login", "settings", "error", "welcome"];
 
-/// Where the suite serves its pages.
-#[derive(Debug, Clone)]
-pub struct Origins {
-    /// `http://127.0.0.1:<port>` (over HTTPS `https://app.<Kratos' site>:<port>`):
-    /// allowed by the derived instance's CORS.
-    pub allowed: Url,
-    /// `http://localhost:<port>` (over HTTPS `https://app.`[`OTHER_SITE`]`:<port>`):
-    /// the same server, another site than Kratos' (allowed by CORS too).
-    pub other_site: Url,
-    /// The allowed origin's host on another port: allowed by nobody.
-    pub refused: Url,
-}
+/// An instance's public URL by its name (the run's instances answer it).
+pub type PublicUrls = Arc<dyn Fn(&str) -> Option<Url> + Send + Sync>;
 
-impl Origins {
-    /// An origin as the `Origin` header and CORS' `allowed_origins` spell it
-    /// (no trailing slash).
-    pub fn origin(url: &Url) -> String {
-        url.as_str().trim_end_matches('/').to_string()
-    }
-
-    /// A page of the suite for `instance` on `origin`: `spa`, `login`, ...
-    pub fn page(origin: &Url, instance: &str, page: &str) -> Url {
-        let mut url = origin.clone();
-        url.set_path(&format!("/i/{instance}/{page}"));
-        url
-    }
-}
-
-static ORIGINS: OnceLock<Result<Origins, String>> = OnceLock::new();
-
-/// The origins over HTTPS: their host names and the TLS they present.
-struct Https {
-    allowed_host: String,
-    other_site_host: String,
-    tls: tokio_rustls::TlsAcceptor,
-}
-
-static HTTPS: OnceLock<Https> = OnceLock::new();
-
-/// The site of the other-site origin over HTTPS: one no deployment is on.
-pub const OTHER_SITE: &str = "kratos-conformance-other-site.test";
-
-/// Serves the suite's pages over HTTPS from now on, same site as `kratos_host`
-/// (its parent domain, where it has one below a registrable name), with a
-/// certificate of `authority`. Called before the origins are first bound;
-/// the names resolve to loopback in every client and the browser.
-pub fn serve_over_https(kratos_host: &str, authority: &crate::net::authority::Authority) -> Result<(), String> {
-    let labels: Vec<&str> = kratos_host.split('.').collect();
-    let site = if labels.len() >= 3 { labels[1..].join(".") } else { kratos_host.to_string() };
-    let allowed_host = format!("app.{site}");
-    let other_site_host = format!("app.{OTHER_SITE}");
-    let certificate = authority.issue(&[allowed_host.clone(), other_site_host.clone()], crate::net::authority::Validity::Current)?;
-    let tls = tokio_rustls::TlsAcceptor::from(certificate.server_config(authority)?);
-    crate::net::names::register(&allowed_host);
-    crate::net::names::register(&other_site_host);
-    if ORIGINS.get().is_some() {
-        return Err("the suite's origins were bound before HTTPS was chosen for them".into());
-    }
-    let _ = HTTPS.set(Https { allowed_host, other_site_host, tls });
-    Ok(())
-}
-
-/// Whether the pages are served over HTTPS ([`serve_over_https`]).
-pub fn over_https() -> bool {
-    HTTPS.get().is_some()
-}
-
-/// The suite's origins, bound (and served) on first use. Must be called on the
-/// runtime (the server's tasks are spawned on it).
-pub fn origins() -> Result<Origins, String> {
-    ORIGINS.get_or_init(bind).clone()
-}
-
-fn bind() -> Result<Origins, String> {
+/// Binds the two listeners and serves the pages on them until the runtime
+/// ends; `https`: over HTTPS, on the site of Kratos' host, with a certificate
+/// of the authority (the names resolve to loopback in every client and the
+/// browser). Must be called on the runtime (the server's tasks are spawned on it).
+pub fn serve(https: Option<(&str, &Authority)>, instances: PublicUrls) -> Result<Origins, String> {
     let listen = || -> Result<(tokio::net::TcpListener, u16), String> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("the suite cannot listen on 127.0.0.1 for its SPA origin: {e}"))?;
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -127,28 +65,42 @@ fn bind() -> Result<Origins, String> {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| format!("the SPA origin needs the suite's runtime: {e}"))?;
         Ok((listener, port))
     };
+    let url = |scheme: &str, host: &str, port: u16| Url::parse(&format!("{scheme}://{host}:{port}/")).expect("a valid URL");
+    let (tls, hosts) = match https {
+        Some((kratos_host, authority)) => {
+            let (allowed_host, other_site_host) = Origins::https_hosts(kratos_host);
+            let certificate = authority.issue(&[allowed_host.clone(), other_site_host.clone()], Validity::Current)?;
+            let tls = tokio_rustls::TlsAcceptor::from(certificate.server_config(authority)?);
+            crate::net::names::register(&allowed_host);
+            crate::net::names::register(&other_site_host);
+            (Some(tls), Some((allowed_host, other_site_host)))
+        }
+        None => (None, None),
+    };
     let (allowed, allowed_port) = listen()?;
     let (refused, refused_port) = listen()?;
-    let tls = HTTPS.get().map(|https| https.tls.clone());
-    tokio::spawn(serve(allowed, tls.clone()));
-    tokio::spawn(serve(refused, tls));
-    let url = |scheme: &str, host: &str, port: u16| Url::parse(&format!("{scheme}://{host}:{port}/")).expect("a valid URL");
-    Ok(match HTTPS.get() {
-        Some(https) => Origins {
-            allowed: url("https", &https.allowed_host, allowed_port),
-            other_site: url("https", &https.other_site_host, allowed_port),
-            refused: url("https", &https.allowed_host, refused_port),
+    tokio::spawn(serve_on(allowed, tls.clone(), Arc::clone(&instances)));
+    tokio::spawn(serve_on(refused, tls, instances));
+    Ok(match hosts {
+        Some((allowed_host, other_site_host)) => Origins {
+            allowed: url("https", &allowed_host, allowed_port),
+            other_site: url("https", &other_site_host, allowed_port),
+            refused: url("https", &allowed_host, refused_port),
         },
         None => Origins { allowed: url("http", "127.0.0.1", allowed_port), other_site: url("http", "localhost", allowed_port), refused: url("http", "127.0.0.1", refused_port) },
     })
 }
 
-async fn serve(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) {
+async fn serve_on(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, instances: PublicUrls) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let tls = tls.clone();
+        let instances = Arc::clone(&instances);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(answer);
+            let service = hyper::service::service_fn(move |request| {
+                let instances = Arc::clone(&instances);
+                async move { Ok::<_, Infallible>(route(request.uri().path(), &*instances)) }
+            });
             let http = hyper::server::conn::http1::Builder::new();
             match tls {
                 // A handshake the browser gives up (an untrusted certificate) ends the connection, nothing else.
@@ -165,13 +117,9 @@ async fn serve(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsA
     }
 }
 
-async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(route(request.uri().path()))
-}
-
 /// `/assets/<file>`, `/i/<instance>/config.json`, `/i/<instance>/spa` and the
 /// UI pages; anything else is 404.
-fn route(path: &str) -> Response<Full<Bytes>> {
+fn route(path: &str, instances: &(dyn Fn(&str) -> Option<Url> + Send + Sync)) -> Response<Full<Bytes>> {
     if let Some(file) = path.strip_prefix("/assets/") {
         return match FILES.iter().find(|(name, _, _)| *name == file) {
             Some((_, content_type, body)) => respond(StatusCode::OK, content_type, body.to_string()),
@@ -185,9 +133,9 @@ fn route(path: &str) -> Response<Full<Bytes>> {
     let Some((instance, page)) = rest.rsplit_once('/') else { return not_found() };
     let instance = percent_decode(instance);
     match page {
-        "config.json" => match crate::kratos::instances().get(&instance) {
-            Some(kratos) => {
-                let config = serde_json::json!({"kratos": kratos.public_url.as_str(), "instance": instance});
+        "config.json" => match instances(&instance) {
+            Some(public_url) => {
+                let config = serde_json::json!({"kratos": public_url.as_str(), "instance": instance});
                 respond(StatusCode::OK, "application/json", config.to_string())
             }
             None => respond(StatusCode::NOT_FOUND, "application/json", serde_json::json!({"error": format!("no instance {instance}")}).to_string()),

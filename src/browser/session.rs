@@ -208,7 +208,7 @@ impl Session {
                 r.blocked.push((e.request_id.inner().clone(), Blocked { url: String::new(), cookie, stored: true, reasons }));
             }
         });
-        let timeout = crate::kratos::instances().settings.http_timeout;
+        let timeout = kratos.limits.http_timeout;
         Ok(Session { chromium, context, page, kratos, reported, listeners, last: Mutex::new(None), timeout })
     }
 

@@ -7,7 +7,6 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
 use super::{Client, ClientKind, Exchange, Flow, FlowKind, Late};
-use crate::check;
 
 impl Client {
     /// The password step, whatever the deployment makes of it: a complete AAL1
@@ -23,11 +22,11 @@ impl Client {
             ClientKind::Native => &[200],
         };
         if !accepted.contains(&answer.status.as_u16()) {
-            return Err(check::failure(&answer, format!("the password step of a {} client failed with {}", self.kind, answer.status)));
+            return Err(answer.failure(format!("the password step of a {} client failed with {}", self.kind, answer.status)));
         }
         let login_ui = &self.kratos.deployment.ui.login;
         if self.kind == ClientKind::Browser && answer.location().is_some_and(|l| l.starts_with(login_ui.as_str())) {
-            return Err(check::failure(&answer, "the password step sent the browser back to the login UI: the login was refused"));
+            return Err(answer.failure("the password step sent the browser back to the login UI: the login was refused"));
         }
         self.keep_session_token(&answer);
         Ok(answer)
@@ -49,7 +48,7 @@ impl Client {
             let identified = self.submit_flow(&flow, json!({"method": "identifier_first", "identifier": identifier})).await?;
             let expected = if self.kind == ClientKind::Browser { 303 } else { 400 };
             if identified.status.as_u16() != expected {
-                return Err(check::failure(&identified, format!("the identifier step of a {} client failed with {}", self.kind, identified.status)));
+                return Err(identified.failure(format!("the identifier step of a {} client failed with {}", self.kind, identified.status)));
             }
             flow = self.flow_from(FlowKind::Login, &identified).await?;
         }
@@ -63,7 +62,7 @@ impl Client {
         let answer = self.submit_flow_with(&flow, fields, late).await?;
         let expected = if self.kind == ClientKind::Browser { 303 } else { 200 };
         if answer.status.as_u16() != expected {
-            return Err(check::failure(&answer, format!("the second factor of a {} client failed with {}", self.kind, answer.status)));
+            return Err(answer.failure(format!("the second factor of a {} client failed with {}", self.kind, answer.status)));
         }
         self.keep_session_token(&answer);
         Ok(answer)

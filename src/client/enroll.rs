@@ -17,7 +17,7 @@ impl Client {
         let secret = flow
             .node_by_id("totp_secret_key")
             .and_then(|n| n.attributes.pointer("/text/context/secret")?.as_str())
-            .ok_or_else(|| crate::check::failure(&exchange, "the settings flow offers no TOTP secret"))?;
+            .ok_or_else(|| exchange.failure("the settings flow offers no TOTP secret"))?;
         let authenticator = Authenticator::from_secret(secret)?;
         let code = authenticator.late_code(0, None);
         let paired = self.submit_flow_with(&flow, json!({"method": "totp"}), vec![("totp_code".into(), code)]).await?;
@@ -33,7 +33,7 @@ impl Client {
         let codes: Vec<String> = flow
             .node_by_id("lookup_secret_codes")
             .and_then(|n| n.attributes.pointer("/text/context/secrets")?.as_array().cloned())
-            .ok_or_else(|| crate::check::failure(&generated, "the settings flow shows no recovery codes"))?
+            .ok_or_else(|| generated.failure("the settings flow shows no recovery codes"))?
             .iter()
             .filter_map(|s| s.pointer("/context/secret").and_then(Value::as_str).map(str::to_string))
             .collect();
@@ -48,7 +48,7 @@ impl Client {
             _ => answer.status.as_u16() == 200 && answer.json().is_ok_and(|b| b["state"] == "success"),
         };
         if !saved {
-            return Err(crate::check::failure(answer, format!("the settings flow did not save ({})", answer.status)));
+            return Err(answer.failure(format!("the settings flow did not save ({})", answer.status)));
         }
         Ok(())
     }

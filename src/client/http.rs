@@ -42,10 +42,8 @@ pub struct Request {
     pub late: Vec<(String, Late)>,
 }
 
-/// A value made at the last moment: `Err(wait)` asks to be asked again after
-/// `wait` (a code for a relative time step near a step's end), and the request
-/// gives up its turn meanwhile.
-pub type Late = Arc<dyn Fn() -> Result<String, Duration> + Send + Sync>;
+/// A value made at the last moment (a TOTP code, which is why it is TOTP's type).
+pub use crate::totp::Late;
 
 impl Request {
     pub fn get(url: Url) -> Self {
@@ -112,6 +110,12 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// A failure about this exchange, printed under `message`: every check's
+    /// failure, and a client's own, shows the exchange that broke it this way.
+    pub fn failure(&self, message: impl fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("{message}\n--- the exchange ---\n{self}")
+    }
+
     /// The body as JSON, or an error that shows the exchange.
     pub fn json(&self) -> anyhow::Result<Value> {
         serde_json::from_slice(&self.body).map_err(|e| anyhow::anyhow!("the response body is not JSON ({e})\n{self}"))
@@ -188,7 +192,7 @@ pub struct Transcript {
 
 impl Default for Transcript {
     fn default() -> Self {
-        Transcript { id: Arc::new(crate::identity::generate::nonce(16)), exchanges: Default::default() }
+        Transcript { id: Arc::new(crate::random::nonce(16)), exchanges: Default::default() }
     }
 }
 

@@ -100,7 +100,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(kind: ClientKind, kratos: Arc<Kratos>, transcript: Transcript) -> Client {
-        let timeout = crate::kratos::instances().settings.http_timeout;
+        let timeout = kratos.limits.http_timeout;
         let http = Http::new(kind != ClientKind::Native, transcript, timeout).with_gate(kratos.gate.clone());
         Client { kind, http, kratos, session_token: None }
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod expectations;
 pub mod hosts;
 pub mod needs;
+pub mod origins;
 pub mod schema;
 pub mod team;
 pub mod wire;
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 pub use config::{ConfigDir, RawConfig};
+pub use origins::SuiteOrigins;
 pub use schema::{IdentitySchema, Trait};
 pub use team::TeamFile;
 
@@ -382,20 +384,21 @@ impl Derivation {
     }
 
     /// The settings it changes, as dotted keys and values, for the instance
-    /// `instance` of the configuration `base`.
-    pub fn settings(self, base: &RawConfig, instance: &str) -> Vec<(&'static str, Value)> {
+    /// `instance` of the configuration `base`, where the suite serves its
+    /// pages on `origins` (none: the browser's derivation changes nothing).
+    pub fn settings(self, base: &RawConfig, instance: &str, origins: Option<&SuiteOrigins>) -> Vec<(&'static str, Value)> {
         let short = |d: Duration| Value::String(format!("{}s", d.as_secs()));
         match self {
             Derivation::BrowserOrigin => {
-                let Ok(origins) = crate::browser::origin::origins() else { return Vec::new() };
+                let Some(origins) = origins else { return Vec::new() };
                 let listed = |key: &str| -> Vec<Value> { base.get(key).and_then(Value::as_array).cloned().unwrap_or_default() };
                 let mut cors = listed("serve.public.cors.allowed_origins");
                 let mut returns = listed("selfservice.allowed_return_urls");
                 for origin in [&origins.allowed, &origins.other_site] {
-                    cors.push(Value::String(crate::browser::Origins::origin(origin)));
+                    cors.push(Value::String(SuiteOrigins::origin(origin)));
                 }
                 returns.push(Value::String(origins.allowed.to_string()));
-                let page = |name: &str| Value::String(crate::browser::Origins::page(&origins.allowed, instance, name).to_string());
+                let page = |name: &str| Value::String(SuiteOrigins::page(&origins.allowed, instance, name).to_string());
                 vec![
                     ("serve.public.cors.enabled", Value::Bool(true)),
                     ("serve.public.cors.allowed_origins", Value::Array(cors)),
@@ -443,18 +446,19 @@ impl Derivation {
         }
     }
 
-    pub fn describe(self) -> String {
+    /// What it changes, in a sentence; `origins` as for [`Derivation::settings`].
+    pub fn describe(self, origins: Option<&SuiteOrigins>) -> String {
         match self {
             Derivation::ShortFlowLifespans => format!("login, registration and settings flows expire after {:?}", SHORT_LIFESPAN),
             Derivation::ShortPrivilegedSession => format!("privileged_session_max_age {:?}", SHORT_PRIVILEGED_SESSION),
             Derivation::ShortSessionLifespan => format!("session.lifespan {:?}", SHORT_SESSION_LIFESPAN),
-            Derivation::BrowserOrigin => match crate::browser::origin::origins() {
-                Ok(o) => format!(
+            Derivation::BrowserOrigin => match origins {
+                Some(o) => format!(
                     "CORS also allows the suite's pages at {} and {} (another site); login, settings and error UI and a return URL there",
-                    crate::browser::Origins::origin(&o.allowed),
-                    crate::browser::Origins::origin(&o.other_site)
+                    SuiteOrigins::origin(&o.allowed),
+                    SuiteOrigins::origin(&o.other_site)
                 ),
-                Err(e) => format!("the suite's origin for the browser is not available: {e}"),
+                None => "the suite's pages for the browser are not served in this run".into(),
             },
             Derivation::AfterChange => "on the database of the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR), with its identities".into(),
             Derivation::CrossSiteCookies => "the CSRF and session cookies SameSite=None (cookies.same_site, session.cookie.same_site), for an SPA on another site".into(),
@@ -655,9 +659,18 @@ pub struct Deployment {
     pub code_max_submissions: u64,
     /// What `/admin/version` reports, once the instance runs.
     pub kratos_version: Option<String>,
+    /// Where the run serves the suite's pages to a real browser (the launcher
+    /// says, [`Deployment::with_suite_origins`]); none where it serves none.
+    pub suite_origins: Option<SuiteOrigins>,
 }
 
 impl Deployment {
+    /// The description as the run sees it: where it serves the suite's pages.
+    pub fn with_suite_origins(mut self, origins: Option<SuiteOrigins>) -> Deployment {
+        self.suite_origins = origins;
+        self
+    }
+
     /// Describes a merged configuration. `public` and `admin` are the base URLs
     /// Kratos runs with (the suite's own addresses when it starts Kratos).
     #[allow(clippy::too_many_arguments)]
@@ -804,6 +817,7 @@ impl Deployment {
             registration_one_step: c.bool("selfservice.flows.registration.enable_legacy_one_step").unwrap_or(false),
             login_style: text("selfservice.flows.login.style", "unified"),
             kratos_version: None,
+            suite_origins: None,
             cors: Cors {
                 enabled: c.bool("serve.public.cors.enabled").unwrap_or(false),
                 allowed_origins: cors_origins,
@@ -1028,7 +1042,7 @@ impl Deployment {
                     let _ = writeln!(out, "    turned by the suite, not as configured: {}", side.describe());
                 }
                 _ => {
-                    let _ = writeln!(out, "    derived by the suite (not under test): {}", d.describe());
+                    let _ = writeln!(out, "    derived by the suite (not under test): {}", d.describe(self.suite_origins.as_ref()));
                 }
             }
         }

@@ -38,7 +38,7 @@
 
 use std::cmp::Ordering;
 
-use super::{AalRule, CookieSecrets, Deployment, Derivation, LONGEST_WAIT, OtherSide, Switch};
+use super::{AalRule, CookieSecrets, Deployment, Derivation, LONGEST_WAIT, OtherSide, SuiteOrigins, Switch};
 
 /// What the run knows about an instance beyond its configuration.
 #[derive(Debug, Clone, Default)]
@@ -273,14 +273,6 @@ impl Needs {
         sides.into_iter().map(Derivation::OtherSide).collect()
     }
 
-    /// The needs this machine does not meet (a real browser).
-    pub fn unmet_on_this_machine(&self) -> Vec<String> {
-        match (self.real_browser, crate::browser::missing()) {
-            (true, Some(missing)) => vec![missing],
-            _ => Vec::new(),
-        }
-    }
-
     /// Why `deployment` does not meet these needs; empty when it does.
     pub fn unmet(&self, deployment: &Deployment, facts: &RunFacts) -> Vec<String> {
         let mut reasons = self.unmet_in_config(deployment);
@@ -385,7 +377,8 @@ impl Needs {
                 reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
             }
         }
-        if self.real_browser && !deployment.dev && !crate::browser::origin::over_https() {
+        let pages_over_https = deployment.suite_origins.as_ref().is_some_and(SuiteOrigins::over_https);
+        if self.real_browser && !deployment.dev && !pages_over_https {
             // Kratos outside `--dev` sends `Secure` cookies, and a CSRF cookie
             // with the configured `SameSite`: a plain-HTTP page on another site
             // cannot use them, so the scenarios would fail for the suite's sake.
@@ -393,9 +386,9 @@ impl Needs {
                 "a real browser is given the suite's pages on plain http://127.0.0.1, and this Kratos runs without --dev (Secure cookies, the CSRF cookie SameSite as configured), which such a page cannot use; the suite serves its pages over HTTPS only where it terminates TLS itself (KRATOS_TOPOLOGY=production)".into(),
             );
         } else if self.real_browser
-            && let Ok(origins) = crate::browser::origin::origins() {
-                let origin = crate::browser::Origins::origin(&origins.allowed);
-                let page = crate::browser::Origins::page(&origins.allowed, &deployment.name, "login");
+            && let Some(origins) = &deployment.suite_origins {
+                let origin = SuiteOrigins::origin(&origins.allowed);
+                let page = SuiteOrigins::page(&origins.allowed, &deployment.name, "login");
                 if !deployment.cors.allows(&origin) || deployment.ui.login != page.as_str() {
                     reasons.push(format!(
                         "a real browser needs the deployment's CORS (serve.public.cors) to allow an origin the suite serves, and its login UI to be the suite's page: this one allows {} (the process and container backends derive such an instance)",
@@ -601,7 +594,7 @@ mod tests {
             let sides = needs.other_sides(&base);
             assert_eq!(sides.iter().map(|d| d.name()).collect::<Vec<_>>(), [*side], "@{tag}");
             let mut config = base.config.clone();
-            for (key, value) in sides.iter().flat_map(|d| d.settings(&base.config, "test")) {
+            for (key, value) in sides.iter().flat_map(|d| d.settings(&base.config, "test", None)) {
                 config.set(key, value);
             }
             let dir = super::super::config::ConfigDir::open(&base.dir).unwrap();
@@ -625,7 +618,7 @@ mod tests {
                 let sides = needs.other_sides(&team);
                 assert_eq!(sides.iter().map(|d| d.name()).collect::<Vec<_>>(), [*side], "@{tag} on {fixture}");
                 let mut turned_config = config.clone();
-                for (key, value) in sides.iter().flat_map(|d| d.settings(&config, "test")) {
+                for (key, value) in sides.iter().flat_map(|d| d.settings(&config, "test", None)) {
                     turned_config.set(key, value);
                 }
                 let turned = Deployment::describe(&dir, None, &sides, turned_config, schemas.clone(), public.clone(), public.clone(), true).unwrap();

@@ -404,11 +404,7 @@ fn ascii(s: &str) -> String {
 }
 
 /// Lowercase letters and digits: unique per identity, safe in any identifier.
-pub fn nonce(length: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..length).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
-}
+pub use crate::random::nonce;
 
 fn uuid_v4() -> String {
     let mut rng = rand::rng();

@@ -154,7 +154,7 @@ pub struct AdminApi {
 
 impl AdminApi {
     pub fn new(kratos: Arc<Kratos>, transcript: Transcript) -> AdminApi {
-        let timeout = crate::kratos::instances().settings.http_timeout;
+        let timeout = kratos.limits.http_timeout;
         AdminApi { http: Http::new(false, transcript, timeout).with_gate(kratos.gate.clone()), kratos }
     }
 

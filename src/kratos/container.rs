@@ -149,7 +149,7 @@ pub async fn start(reference: &str, launch: &Launch, endpoint: &Endpoint, timeou
         .with_dev(endpoint.dev)
         .with_launch(launch)?
         .with_base_urls(&endpoint.public_base, &endpoint.admin_base)
-        .with_label(RUN_ID_LABEL, ownership::run_id())
+        .with_label(RUN_ID_LABEL, launch.run.id.clone())
         .with_label(OWNER_LABEL, Owner::this_process().label())
         .with_label(PROFILE_LABEL, launch.name.clone())
         // The first lease is copied in between create and start, so a container

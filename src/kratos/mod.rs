@@ -18,10 +18,13 @@ pub mod ready;
 pub mod replica;
 pub mod settings;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use tokio::sync::Semaphore;
 use url::Url;
@@ -33,7 +36,7 @@ use ready::NotReady;
 pub use settings::{Backend, Settings, Topology};
 
 use crate::deployment::needs::RunFacts;
-use crate::deployment::{ConfigDir, CookieSecrets, Derivation, Deployment, IdentitySchema, RawConfig};
+use crate::deployment::{ConfigDir, CookieSecrets, Derivation, Deployment, IdentitySchema, RawConfig, SuiteOrigins};
 
 /// The variant that is primary where a configuration has several and
 /// `KRATOS_PROFILE` names none (this repository's `kratos-config/` has `strict`
@@ -107,9 +110,79 @@ pub struct Kratos {
     /// instance's replicas, and for reading by a scenario whose requests go to
     /// one replica alone: none of them finds its replica gone.
     pub replica_lock: Arc<tokio::sync::RwLock<()>>,
-    /// An instance after a change: the identities created before it, and what
-    /// its scenarios found of them.
-    pub change: Option<Arc<crate::schema_change::ChangeRecord>>,
+    /// An instance after a change: what the layer above made of the previous
+    /// configuration ([`AcrossChange`]; [`crate::schema_change`] reads it back
+    /// as its own record of the identities created before, and of what the
+    /// scenarios found of them).
+    pub change: Option<Arc<dyn Any + Send + Sync>>,
+    /// The run's limits for what is done with this instance.
+    pub limits: Limits,
+}
+
+/// The run's limits, as every client of an instance keeps to them.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `KRATOS_HTTP_TIMEOUT`: for every HTTP call.
+    pub http_timeout: Duration,
+    /// `KRATOS_STARTUP_TIMEOUT`: for a replica to start (again).
+    pub startup_timeout: Duration,
+    /// `KRATOS_MAX_CONCURRENT_REQUESTS`: the requests one instance is sent at once.
+    pub max_concurrent_requests: usize,
+}
+
+impl Limits {
+    pub fn of(settings: &Settings) -> Limits {
+        Limits { http_timeout: settings.http_timeout, startup_timeout: settings.startup_timeout, max_concurrent_requests: settings.max_concurrent_requests }
+    }
+}
+
+/// What the suite does across a change of configuration, which the launcher
+/// only sequences ([`Instances`] starts Kratos with the previous configuration,
+/// stops it, and starts it with the current one on the same database): the
+/// layer above ([`crate::schema_change`], whose identities need the clients)
+/// creates identities on the earlier Kratos, and makes the record of the change
+/// once Kratos runs the current configuration. The launcher keeps that record
+/// on the instance ([`Kratos::change`]) without knowing what it holds.
+pub trait AcrossChange: Send + Sync {
+    /// Works on Kratos with the previous configuration, before it stops.
+    fn before<'a>(&'a self, earlier: &'a Arc<Kratos>) -> BoxFuture<'a, Result<Box<dyn Any + Send>, String>>;
+    /// The record of the change, once `now` runs the current configuration.
+    fn after(&self, before: Box<dyn Any + Send>, now: &Kratos, same_configuration: bool, before_took: Duration) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// What every launch of one run shares, and no other run does.
+#[derive(Debug, Clone)]
+pub struct RunScope {
+    /// The run's id: its containers carry it as a label ([`ownership`]), its
+    /// folders of logs and databases as their name.
+    pub id: String,
+    /// The report folder (`KRATOS_REPORT_DIR`).
+    pub report_dir: PathBuf,
+    /// Where the run serves the suite's pages to a real browser.
+    pub origins: Option<SuiteOrigins>,
+}
+
+impl RunScope {
+    /// A new run's: a new id, the report folder the environment names, no pages.
+    pub fn new() -> RunScope {
+        RunScope { id: ownership::new_run_id(), report_dir: Settings::report_dir_from_env(), origins: None }
+    }
+
+    /// This run's log folder, `kratos-logs/<run id>/` in the report folder.
+    pub fn log_dir(&self) -> PathBuf {
+        self.report_dir.join("kratos-logs").join(&self.id)
+    }
+
+    /// This run's folder of SQLite files, `databases/<run id>/` in the report folder.
+    pub fn databases_dir(&self) -> PathBuf {
+        self.report_dir.join("databases").join(&self.id)
+    }
+}
+
+impl Default for RunScope {
+    fn default() -> Self {
+        RunScope::new()
+    }
 }
 
 impl std::fmt::Debug for Kratos {
@@ -138,7 +211,7 @@ impl Kratos {
     /// (`exclusive: true`). The wait is bounded by what such a scenario may
     /// take: a replica's start, twice.
     pub async fn hold_replicas(&self, exclusive: bool) -> Result<replica::Hold, String> {
-        let bound = instances().settings.startup_timeout * 2 + Duration::from_secs(60);
+        let bound = self.limits.startup_timeout * 2 + Duration::from_secs(60);
         let lock = Arc::clone(&self.replica_lock);
         let held = if exclusive {
             tokio::time::timeout(bound, lock.write_owned()).await.map(replica::Hold::Exclusive)
@@ -156,8 +229,8 @@ impl Kratos {
         if !replica.is_own() {
             return Err(format!("{} is not a replica the suite started: it cannot kill it", replica.name));
         }
-        let permits = u32::try_from(instances().settings.max_concurrent_requests).unwrap_or(u32::MAX);
-        let quiet = tokio::time::timeout(instances().settings.http_timeout, self.gate.acquire_many(permits))
+        let permits = u32::try_from(self.limits.max_concurrent_requests).unwrap_or(u32::MAX);
+        let quiet = tokio::time::timeout(self.limits.http_timeout, self.gate.acquire_many(permits))
             .await
             .map_err(|_| format!("the requests in flight to {} did not end within KRATOS_HTTP_TIMEOUT", self.name))?
             .expect("the gate is never closed");
@@ -272,14 +345,21 @@ pub struct Instances {
     pub postgres: Option<database::Postgres>,
     /// The production topology's CA and folders (`KRATOS_TOPOLOGY=production`).
     pub production: Option<production::Production>,
-    started: std::sync::Mutex<BTreeMap<String, Arc<Kratos>>>,
+    /// The run's id, folders and page origins (the runner names the origins
+    /// once it serves the pages, [`Instances::serve_pages_at`]).
+    pub scope: RunScope,
+    /// What the suite does across a change of configuration (the runner gives
+    /// it); without it the scenarios about a change cannot start their instance.
+    pub across_change: Option<Arc<dyn AcrossChange>>,
+    /// Shared with whoever looks an instance up by name while the run goes on
+    /// (the suite's pages ask for an instance's public URL).
+    started: Arc<Mutex<BTreeMap<String, Arc<Kratos>>>>,
 }
 
-static INSTANCES: OnceLock<Instances> = OnceLock::new();
-
-/// The run's instances; [`Instances::install`] must have been called.
-pub fn instances() -> &'static Instances {
-    INSTANCES.get().expect("the runner installs the Kratos instances before any scenario runs")
+impl std::fmt::Debug for Instances {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instances").field("run", &self.scope.id).field("started", &self.started().len()).finish_non_exhaustive()
+    }
 }
 
 impl Instances {
@@ -287,6 +367,7 @@ impl Instances {
     /// configuration reads, the engine answers, the image exists, the binary
     /// exists), so that a broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
+        let scope = RunScope { id: ownership::new_run_id(), report_dir: settings.report_dir.clone(), origins: None };
         let config_dir = ConfigDir::open(&settings.config_dir)?;
         // Without a configuration before a change, the scenarios about one judge
         // the identities across a restart on the same configuration: what a
@@ -300,7 +381,7 @@ impl Instances {
         match settings.backend {
             Backend::Container => {
                 let connected = Engine::connect(engine::resolve_host()).await?;
-                abandoned = connected.remove_abandoned(&Sweep::default()).await;
+                abandoned = connected.remove_abandoned(&Sweep { this_run: Some(scope.id.clone()), ..Sweep::default() }).await;
                 let chosen = match &settings.image {
                     Some(image) => image.clone(),
                     None if connected.has_image(&local_image()).await => local_image(),
@@ -324,31 +405,55 @@ impl Instances {
         let production = match settings.topology {
             Topology::Production => {
                 proxy::binary()?;
-                let production = production::Production::prepare(&crate::runner::report_dir().join("production"), run_id())?;
-                // The browser's pages go over HTTPS too, on Kratos' site: a
-                // plain-HTTP page is another site to Kratos' https:// cookies.
-                let config = config_dir.load(settings.variant.as_deref().filter(|v| config_dir.variants.iter().any(|known| known == v)))?;
-                crate::browser::origin::serve_over_https(&crate::deployment::hosts::production_host(&config), &production.authority)
-                    .map_err(|e| SetupError::Start(format!("the suite's HTTPS origin for the browser: {e}")))?;
-                Some(production)
+                Some(production::Production::prepare(&settings.report_dir.join("production"), &scope.id)?)
             }
             Topology::Dev => None,
         };
         let postgres = match settings.database {
             database::DatabaseKind::Postgres => {
-                Some(database::Postgres::start(&crate::runner::report_dir().join("postgres"), run_id()).await?)
+                Some(database::Postgres::start(&settings.report_dir.join("postgres"), &scope.id).await?)
             }
             database::DatabaseKind::Sqlite => None,
         };
-        Ok(Instances { settings, config_dir, previous_config_dir, engine, image, abandoned, leases, postgres, production, started: Default::default() })
+        Ok(Instances {
+            settings,
+            config_dir,
+            previous_config_dir,
+            engine,
+            image,
+            abandoned,
+            leases,
+            postgres,
+            production,
+            scope,
+            across_change: None,
+            started: Default::default(),
+        })
     }
 
-    /// Makes these the run's instances (see [`instances`]).
-    pub fn install(self) -> &'static Instances {
-        if INSTANCES.set(self).is_err() {
-            panic!("the Kratos instances are installed once per run");
-        }
-        instances()
+    /// Where the suite's pages must be served, as far as the launcher decides
+    /// it: over HTTPS where it terminates TLS itself (the production topology,
+    /// whose Kratos sends `Secure` cookies and compares sites by scheme), on
+    /// Kratos' site, with a certificate of the run's CA; `None`: plain HTTP
+    /// on loopback.
+    pub fn pages_over_https(&self) -> Result<Option<(String, &crate::net::authority::Authority)>, SetupError> {
+        let Some(production) = &self.production else { return Ok(None) };
+        let variant = self.settings.variant.as_deref().filter(|v| self.config_dir.variants.iter().any(|known| known == v));
+        let config = self.config_dir.load(variant)?;
+        Ok(Some((crate::deployment::hosts::production_host(&config), &production.authority)))
+    }
+
+    /// The suite's pages are served at `origins` from now on: every
+    /// configuration derived for the browser names them, every description
+    /// carries them. Before any instance is described.
+    pub fn serve_pages_at(&mut self, origins: SuiteOrigins) {
+        self.scope.origins = Some(origins);
+    }
+
+    /// An instance's public URL by its name, for whoever asks while the run goes on.
+    pub fn public_urls(&self) -> impl Fn(&str) -> Option<Url> + Send + Sync + 'static {
+        let started = Arc::clone(&self.started);
+        move |name| started.lock().expect("not poisoned").get(name).map(|k| k.public_url.clone())
     }
 
     /// The variants this run may start, the primary one first: for an external
@@ -390,7 +495,7 @@ impl Instances {
     pub async fn previous_is_current(&self, spec: &InstanceSpec) -> bool {
         let Some(previous) = &self.previous_config_dir else { return false };
         let before = InstanceSpec { variant: spec.variant.clone(), derived: Vec::new(), shard: 0 };
-        match (Self::config_in(previous, &before).await, Self::config_in(&self.config_dir, &before).await) {
+        match (self.config_in(previous, &before).await, self.config_in(&self.config_dir, &before).await) {
             (Ok((a, a_schemas)), Ok((b, b_schemas))) => {
                 a.document() == b.document()
                     && a_schemas.iter().map(|s| (&s.id, &s.document)).eq(b_schemas.iter().map(|s| (&s.id, &s.document)))
@@ -413,7 +518,8 @@ impl Instances {
         let public = public.unwrap_or_else(|| Url::parse("http://127.0.0.1:4433/").expect("valid"));
         let admin = config.str("serve.admin.base_url").and_then(|u| Url::parse(u).ok()).unwrap_or_else(|| public.clone());
         let dev = self.dev();
-        Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public, admin, dev)
+        Ok(Deployment::describe(&self.config_dir, spec.variant.as_deref(), &spec.derived, config, schemas, public, admin, dev)?
+            .with_suite_origins(self.scope.origins.clone()))
     }
 
     /// The description of the previous configuration (`KRATOS_PREVIOUS_CONFIG_DIR`)
@@ -422,9 +528,10 @@ impl Instances {
     pub async fn describe_previous(&self, spec: &InstanceSpec) -> Result<Deployment, SetupError> {
         let previous = self.previous_config_dir.as_ref().ok_or_else(|| SetupError::Config("there is no previous configuration".into()))?;
         let before = Self::before_change(previous, spec);
-        let (config, schemas) = Self::config_in(previous, &before).await.map_err(|e| previous_refused(previous, e))?;
+        let (config, schemas) = self.config_in(previous, &before).await.map_err(|e| previous_refused(previous, e))?;
         let public = Url::parse("http://127.0.0.1:4433/").expect("valid");
         Deployment::describe(previous, before.variant.as_deref(), &before.derived, config, schemas, public.clone(), public, self.dev())
+            .map(|d| d.with_suite_origins(self.scope.origins.clone()))
             .map_err(|e| previous_refused(previous, e))
     }
 
@@ -445,14 +552,14 @@ impl Instances {
     }
 
     async fn config_of(&self, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
-        Self::config_in(&self.config_dir, spec).await
+        self.config_in(&self.config_dir, spec).await
     }
 
-    async fn config_in(dir: &ConfigDir, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
+    async fn config_in(&self, dir: &ConfigDir, spec: &InstanceSpec) -> Result<(RawConfig, Vec<IdentitySchema>), SetupError> {
         let mut config = dir.load(spec.variant.as_deref())?;
         let base = config.clone();
         for derivation in &spec.derived {
-            for (key, value) in derivation.settings(&base, &spec.name()) {
+            for (key, value) in derivation.settings(&base, &spec.name(), self.scope.origins.as_ref()) {
                 config.set(key, value);
             }
         }
@@ -497,14 +604,14 @@ impl Instances {
         self.started.lock().expect("not poisoned").values().cloned().collect()
     }
 
-    /// The change the migration report is about: that of the instance after
-    /// the change with nothing turned to its other side (where the scenarios
-    /// about a change needed only such instances, the first of them).
-    pub fn change(&self) -> Option<Arc<crate::schema_change::ChangeRecord>> {
+    /// The instance the migration report is about: the one after the change
+    /// with nothing turned to its other side (where the scenarios about a
+    /// change needed only such instances, the first of them).
+    pub fn after_change(&self) -> Option<Arc<Kratos>> {
         let started = self.started();
         let after: Vec<&Arc<Kratos>> = started.iter().filter(|k| k.change.is_some()).collect();
         let as_configured = after.iter().find(|k| !k.deployment.derived.iter().any(|d| matches!(d, Derivation::OtherSide(_))));
-        as_configured.or(after.first()).and_then(|k| k.change.clone())
+        as_configured.or(after.first()).map(|k| Arc::clone(k))
     }
 
     /// Stops every instance this run started and removes its containers, also
@@ -517,12 +624,12 @@ impl Instances {
         if let Some(engine) = &self.engine
             && self.settings.keep_containers
         {
-            return engine.keep_run(ownership::run_id()).await;
+            return engine.keep_run(&self.scope.id).await;
         }
         // Side by side: a container takes about a second to stop and go.
         futures::future::join_all(self.started().iter().map(|kratos| kratos.stop())).await;
         if let Some(engine) = &self.engine {
-            engine.remove_run(ownership::run_id()).await;
+            engine.remove_run(&self.scope.id).await;
         }
         if let Some(postgres) = &self.postgres {
             postgres.stop().await;
@@ -532,7 +639,7 @@ impl Instances {
         }
         // The SQLite files of instances that had to outlive a restart or share
         // a database: of no use after the run.
-        let _ = std::fs::remove_dir_all(run_databases_dir());
+        let _ = std::fs::remove_dir_all(self.scope.databases_dir());
         Vec::new()
     }
 
@@ -552,7 +659,7 @@ impl Instances {
             self.connect_external(spec, config, schemas).await
         } else {
             let storage = self.storage_for(spec, false).await?;
-            let launch = Launch::new(&self.config_dir, spec, &schemas);
+            let launch = Launch::new(&self.config_dir, spec, &schemas, &self.scope);
             self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await
         }?;
         Ok(self.register(spec, kratos).await)
@@ -614,7 +721,7 @@ impl Instances {
     /// SQLite file must not write at the same moment.
     async fn start_rotation(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Arc<Kratos>, SetupError> {
         let storage = self.storage_for(spec, true).await?;
-        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let launch = Launch::new(&self.config_dir, spec, &schemas, &self.scope);
         let before = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
         let before = self.register(spec, before).await;
         // Where the suite starts replicas, a fourth stage has the rotation
@@ -629,7 +736,7 @@ impl Instances {
             async move {
                 let sibling = spec.at_cookie_secret_stage(stage);
                 let (config, schemas) = self.config_of(&sibling).await?;
-                let mut launch = Launch::new(&self.config_dir, &sibling, &schemas);
+                let mut launch = Launch::new(&self.config_dir, &sibling, &schemas, &self.scope);
                 launch.migrated = true;
                 if stage == CookieSecrets::RollingOut {
                     let base = self.config_dir.load(sibling.variant.as_deref())?;
@@ -676,7 +783,7 @@ impl Instances {
     #[allow(clippy::too_many_arguments)]
     fn describe_with(&self, dir: &ConfigDir, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, public: &Url, admin: &Url, dev: bool) -> Result<Arc<Deployment>, SetupError> {
         let deployment = Deployment::describe(dir, spec.variant.as_deref(), &spec.derived, config, schemas, public.clone(), admin.clone(), dev)?;
-        Ok(Arc::new(deployment))
+        Ok(Arc::new(deployment.with_suite_origins(self.scope.origins.clone())))
     }
 
     /// Where an instance keeps its data: Kratos' in-memory SQLite, unless the
@@ -689,7 +796,8 @@ impl Instances {
         if !persistent {
             return Ok(Storage::Memory);
         }
-        let runs = run_databases_dir();
+        let runs = self.scope.databases_dir();
+        process::prune(&self.scope.report_dir.join("databases"), &runs);
         let dir = runs.join(database_name(spec));
         let created = std::fs::create_dir_all(&dir).and_then(|_| {
             // Open to the container's user, whoever the image runs as.
@@ -776,6 +884,7 @@ impl Instances {
             proxy,
             replica_lock: Default::default(),
             change: None,
+            limits: Limits::of(&self.settings),
         })
     }
 
@@ -919,31 +1028,33 @@ impl Instances {
     /// configuration on the same database.
     async fn start_after_change(&self, spec: &InstanceSpec, config: RawConfig, schemas: Vec<IdentitySchema>, timeout: Duration) -> Result<Kratos, SetupError> {
         let previous = self.previous_config_dir.as_ref().expect("the plan only asks for it with a previous configuration");
+        let across = self.across_change.as_ref().ok_or_else(|| {
+            SetupError::Start(format!("{} is about a change of configuration, and the launcher was given nothing to do across one (Instances::across_change)", spec.name()))
+        })?;
         let refused = |e: SetupError| previous_refused(previous, e);
         let began = std::time::Instant::now();
         let before = Self::before_change(previous, spec);
-        let (before_config, before_schemas) = Self::config_in(previous, &before).await.map_err(refused)?;
+        let (before_config, before_schemas) = self.config_in(previous, &before).await.map_err(refused)?;
         let storage = self.storage_for(spec, true).await?;
-        let mut launch = Launch::new(previous, &before, &before_schemas);
+        let mut launch = Launch::new(previous, &before, &before_schemas, &self.scope);
         launch.name = format!("{} (previous configuration)", spec.name());
         let mut earlier = self.start_own(previous, &before, launch, &storage, before_config, before_schemas, timeout).await.map_err(refused)?;
         earlier.name = format!("{} (previous configuration)", spec.name());
         let earlier = Arc::new(earlier);
-        let prepared = crate::schema_change::prepare(&earlier).await;
+        let prepared = across.before(&earlier).await;
         earlier.stop().await;
         let prepared = prepared.map_err(|e| {
             SetupError::Start(format!(
                 "the identities for the scenarios about a change could not be created under the previous configuration (KRATOS_PREVIOUS_CONFIG_DIR={}): {}",
                 previous.dir.display(),
-                one_line(&crate::redact::text(&format!("{e:#}")))
+                one_line(&crate::redact::text(&e))
             ))
         })?;
         let before_took = began.elapsed();
-        let launch = Launch::new(&self.config_dir, spec, &schemas);
+        let launch = Launch::new(&self.config_dir, spec, &schemas, &self.scope);
         let mut kratos = self.start_own(&self.config_dir, spec, launch, &storage, config, schemas, timeout).await?;
         let same = self.previous_is_current(spec).await;
-        let change = crate::schema_change::Change::new(prepared, &kratos.deployment.schemas, same, before_took);
-        kratos.change = Some(Arc::new(crate::schema_change::ChangeRecord::new(change)));
+        kratos.change = Some(across.after(prepared, &kratos, same, before_took));
         Ok(kratos)
     }
 
@@ -1005,6 +1116,7 @@ impl Instances {
             proxy: None,
             replica_lock: Default::default(),
             change: None,
+            limits: Limits::of(&self.settings),
         })
     }
 }
@@ -1017,20 +1129,6 @@ enum Storage {
     Postgres { database: String },
     /// An SQLite file in this folder, which outlives a restart.
     SqliteFile { dir: PathBuf },
-}
-
-/// This run's folder of SQLite files, `databases/<run id>/` in the report
-/// folder; older runs' folders (of runs killed before they could remove
-/// theirs) beyond the last few are removed when it is first named.
-fn run_databases_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = crate::runner::report_dir().join("databases");
-        let dir = root.join(run_id());
-        process::prune(&root, &dir);
-        dir
-    })
-    .clone()
 }
 
 /// Where a container sees the folder of its SQLite file.
@@ -1070,18 +1168,21 @@ pub struct Launch {
     pub replica_env: Vec<Vec<overrides::Override>>,
     /// How the production topology's proxy forwards to the replicas.
     pub forwarding: proxy::Forwarding,
+    /// The run it is part of: its containers' label and its log folder.
+    pub run: RunScope,
 }
 
 impl Launch {
-    /// How to run `spec` of the configuration in `dir` (its schemas read).
-    pub async fn prepare(dir: &ConfigDir, spec: &InstanceSpec) -> Result<Launch, SetupError> {
+    /// How to run `spec` of the configuration in `dir` (its schemas read), as
+    /// part of `run`.
+    pub async fn prepare(dir: &ConfigDir, spec: &InstanceSpec, run: &RunScope) -> Result<Launch, SetupError> {
         let config = dir.load(spec.variant.as_deref())?;
         let entries = config.get("identity.schemas").cloned().unwrap_or(serde_json::Value::Null);
         let schemas = crate::deployment::schema::load_all(&entries, &dir.dir).await?;
-        Ok(Launch::new(dir, spec, &schemas))
+        Ok(Launch::new(dir, spec, &schemas, run))
     }
 
-    fn new(dir: &ConfigDir, spec: &InstanceSpec, schemas: &[IdentitySchema]) -> Launch {
+    fn new(dir: &ConfigDir, spec: &InstanceSpec, schemas: &[IdentitySchema], run: &RunScope) -> Launch {
         let relative = |p: &std::path::Path| p.strip_prefix(&dir.dir).unwrap_or(p).display().to_string();
         let mut files = vec![relative(&dir.main_file)];
         if let Some(variant) = &spec.variant {
@@ -1090,7 +1191,7 @@ impl Launch {
         let mut env = overrides::not_under_test();
         let base = dir.load(spec.variant.as_deref()).ok();
         if let Some(base) = &base {
-            env.extend(overrides::derivations(&spec.derived, base, &spec.name()));
+            env.extend(overrides::derivations(&spec.derived, base, &spec.name(), run.origins.as_ref()));
         }
         let public_host = base.as_ref().and_then(crate::deployment::hosts::public_host);
         Launch {
@@ -1104,6 +1205,7 @@ impl Launch {
             migrated: false,
             replica_env: Vec::new(),
             forwarding: proxy::Forwarding::default(),
+            run: run.clone(),
         }
     }
 
@@ -1143,11 +1245,6 @@ async fn admin_version(url: &Url) -> Option<String> {
 /// The database of an instance: its name, made safe for SQL.
 fn database_name(spec: &InstanceSpec) -> String {
     spec.name().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
-}
-
-/// This run's id (see [`ownership::run_id`]): its containers and log folder carry it.
-pub fn run_id() -> &'static str {
-    ownership::run_id()
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.

@@ -85,7 +85,7 @@ pub fn secrets_missing(config: &RawConfig) -> bool {
 fn run_secret() -> &'static str {
     static SECRET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SECRET.get_or_init(|| {
-        let secret = crate::identity::generate::nonce(32);
+        let secret = crate::random::nonce(32);
         crate::redact::register(secret.clone());
         secret
     })
@@ -98,10 +98,10 @@ fn run_secret() -> &'static str {
 /// (measured on v1.3.1: `SELFSERVICE_ALLOWED_RETURN_URLS='["https://a/"]'` over
 /// a file's two entries leaves the second in force), so a derivation never
 /// sets a list shorter than the file's ([`crate::deployment::padded_to`]).
-pub fn derivations(derived: &[Derivation], base: &crate::deployment::RawConfig, instance: &str) -> Vec<Override> {
+pub fn derivations(derived: &[Derivation], base: &crate::deployment::RawConfig, instance: &str, origins: Option<&crate::deployment::SuiteOrigins>) -> Vec<Override> {
     derived
         .iter()
-        .flat_map(|d| d.settings(base, instance))
+        .flat_map(|d| d.settings(base, instance, origins))
         .map(|(key, value)| Override {
             name: env_name(key),
             value: match value {
@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn env_names_follow_kratos() {
         assert_eq!(env_name("selfservice.flows.settings.privileged_session_max_age"), "SELFSERVICE_FLOWS_SETTINGS_PRIVILEGED_SESSION_MAX_AGE");
-        let env = derivations(&[Derivation::ShortFlowLifespans], &crate::deployment::RawConfig::from_value(json!({})), "strict");
+        let env = derivations(&[Derivation::ShortFlowLifespans], &crate::deployment::RawConfig::from_value(json!({})), "strict", None);
         assert!(env.iter().any(|o| o.name == "SELFSERVICE_FLOWS_LOGIN_LIFESPAN" && o.value == format!("{}s", crate::deployment::SHORT_LIFESPAN.as_secs())));
     }
 

@@ -44,14 +44,13 @@ pub fn lease_path() -> String {
     format!("{LEASE_DIR}/{LEASE_FILE}")
 }
 
-/// This run's id: 16 hex digits from the OS's random number generator, made once.
-pub fn run_id() -> &'static str {
-    static RUN_ID: LazyLock<String> = LazyLock::new(|| {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).expect("the OS random number generator answers");
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    });
-    &RUN_ID
+/// A new run's id: 16 hex digits from the OS's random number generator. Each
+/// run makes its own ([`super::RunScope`]): two runs in one process do not
+/// touch each other's containers either.
+pub fn new_run_id() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random number generator answers");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The process that owns a container, as its label records it.
@@ -317,17 +316,19 @@ pub struct Sweep {
     /// Only these runs' containers (`None`: every run's). A sweep with a short
     /// TTL (a test's) must be limited to runs that renew as often as it expects.
     pub runs: Option<Vec<String>>,
+    /// The run that sweeps, whose containers it never looks at.
+    pub this_run: Option<String>,
 }
 
 impl Default for Sweep {
     fn default() -> Self {
-        Sweep { ttl: LEASE_TTL, runs: None }
+        Sweep { ttl: LEASE_TTL, runs: None, this_run: None }
     }
 }
 
 impl Sweep {
     pub fn looks_at(&self, run: &str) -> bool {
-        run != run_id() && self.runs.as_ref().is_none_or(|runs| runs.iter().any(|r| r == run))
+        self.this_run.as_deref() != Some(run) && self.runs.as_ref().is_none_or(|runs| runs.iter().any(|r| r == run))
     }
 }
 
@@ -460,9 +461,10 @@ mod tests {
 
     #[test]
     fn the_run_id_is_16_hex_digits_and_stays_the_same() {
-        assert_eq!(run_id().len(), 16);
-        assert!(run_id().chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(run_id(), run_id());
+        let id = new_run_id();
+        assert_eq!(id.len(), 16);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(id, new_run_id());
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn spawn(binary: &Path, launch: &Launch, endpoint: &Endpoint) -> Result<Star
             binary.display()
         )));
     }
-    let logs = run_log_dir()?;
+    let logs = run_log_dir(launch)?;
     let log = logs.join(format!("{}-{}.log", launch.name.replace(['/', ' '], "_"), endpoint.public_port));
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -88,7 +88,7 @@ pub async fn migrate(binary: &Path, launch: &Launch, timeout: std::time::Duratio
     command.env(&schemas.name, &schemas.value);
     // Into a file, so that a migration that never ends can still say why
     // (Kratos retries a database it cannot reach instead of giving up).
-    let log = run_log_dir()?.join(format!("{}-migrate.log", launch.name.replace(['/', ' '], "_")));
+    let log = run_log_dir(launch)?.join(format!("{}-migrate.log", launch.name.replace(['/', ' '], "_")));
     let file = std::fs::File::create(&log).map_err(|e| SetupError::Start(format!("cannot create {}: {e}", log.display())))?;
     let copy = file.try_clone().map_err(|e| SetupError::Start(format!("cannot write {}: {e}", log.display())))?;
     command.stdout(Stdio::from(copy)).stderr(Stdio::from(file));
@@ -109,20 +109,17 @@ pub async fn migrate(binary: &Path, launch: &Launch, timeout: std::time::Duratio
     Ok(())
 }
 
-/// This run's log folder, `kratos-logs/<run id>/` in the report folder
-/// (`KRATOS_REPORT_DIR`), created on first use; older runs' folders beyond the
-/// last [`KEPT_RUNS`] are removed then, so the logs do not grow without limit.
-fn run_log_dir() -> Result<PathBuf, SetupError> {
-    static DIR: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = crate::runner::report_dir().join("kratos-logs");
-        let dir = root.join(super::run_id());
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        prune(&root, &dir);
-        Ok(dir)
-    })
-    .clone()
-    .map_err(SetupError::Start)
+/// The log folder of the run `launch` is part of, `kratos-logs/<run id>/` in
+/// the report folder (`KRATOS_REPORT_DIR`), created on first use; older runs'
+/// folders beyond the last [`KEPT_RUNS`] are removed then, so the logs do not
+/// grow without limit.
+fn run_log_dir(launch: &Launch) -> Result<PathBuf, SetupError> {
+    let dir = launch.run.log_dir();
+    if !dir.is_dir() {
+        std::fs::create_dir_all(&dir).map_err(|e| SetupError::Start(format!("cannot create {}: {e}", dir.display())))?;
+        prune(&launch.run.report_dir.join("kratos-logs"), &dir);
+    }
+    Ok(dir)
 }
 
 /// Removes the oldest runs' folders in `root` beyond the last [`KEPT_RUNS`].

@@ -105,6 +105,10 @@ pub struct Settings {
     /// `KRATOS_SELF_TEST_FAULT`: a misconfiguration the suite's own tests
     /// give the production topology on purpose.
     pub fault: Option<super::production::Fault>,
+    /// `KRATOS_REPORT_DIR`: where the run writes its reports, and keeps its
+    /// Kratos logs, SQLite files, PostgreSQL cluster and certificates
+    /// ([`Settings::report_dir_from_env`]).
+    pub report_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +121,22 @@ pub struct ExternalUrls {
 }
 
 impl Settings {
+    /// `KRATOS_REPORT_DIR`, absolute: Kratos runs in the configuration's folder,
+    /// and the SQLite files and PostgreSQL socket it is pointed at live here (a
+    /// relative `KRATOS_REPORT_DIR` made `kratos migrate` retry a database it
+    /// could not open). By default in the `target/` of the package whose test
+    /// runs (cargo says which at run time: a team's repository, not this
+    /// library's), else in the current folder.
+    pub fn report_dir_from_env() -> PathBuf {
+        let dir: PathBuf = std::env::var_os("KRATOS_REPORT_DIR").map(Into::into).unwrap_or_else(|| {
+            match std::env::var_os("CARGO_MANIFEST_DIR") {
+                Some(package) => std::path::Path::new(&package).join("target/conformance-reports"),
+                None => PathBuf::from("conformance-reports"),
+            }
+        });
+        std::path::absolute(&dir).unwrap_or(dir)
+    }
+
     pub fn from_env() -> Result<Self, SetupError> {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let backend = match var("KRATOS_BACKEND").as_deref() {
@@ -183,6 +203,7 @@ impl Settings {
             Some(other) => return Err(SetupError::Config(format!("KRATOS_DATABASE={other} is not one of: sqlite (default), postgres"))),
         };
         Ok(Settings {
+            report_dir: Settings::report_dir_from_env(),
             backend,
             image: var("KRATOS_IMAGE"),
             binary,

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use cucumber::event::{self, Cucumber, Feature as FeatureEvent, Rule as RuleEvent, Scenario as ScenarioEvent};
@@ -48,18 +48,35 @@ fn key(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> Key {
     (path, scenario.position.line, scenario.name.clone())
 }
 
-static STASHED: LazyLock<Mutex<HashMap<Key, Stash>>> = LazyLock::new(Default::default);
-static RECORDED: LazyLock<Mutex<Vec<Recorded>>> = LazyLock::new(Default::default);
+/// One run's flow documentation as it is recorded: what the after-hook
+/// stashed of each scenario, and each scenario as the [`Recorder`] saw it
+/// end. Made by the runner for that run alone (clones are the same).
+#[derive(Default, Clone)]
+pub struct Recording(Arc<Recordings>);
+
+#[derive(Default)]
+struct Recordings {
+    stashed: Mutex<HashMap<Key, Stash>>,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording").field("scenarios", &self.0.recorded.lock().expect("not poisoned").len()).finish()
+    }
+}
 
 /// The tag of scenarios the pages leave out (too many exchanges, in no fixed order).
 pub const UNDOCUMENTED_TAG: &str = "undocumented";
 
-/// Called by the after-hook with the scenario's exchanges.
-pub fn stash(feature: &gherkin::Feature, scenario: &gherkin::Scenario, stash: Stash) {
-    if feature.tags.iter().chain(&scenario.tags).any(|t| t == UNDOCUMENTED_TAG) {
-        return;
+impl Recording {
+    /// Called by the after-hook with the scenario's exchanges.
+    pub fn stash(&self, feature: &gherkin::Feature, scenario: &gherkin::Scenario, stash: Stash) {
+        if feature.tags.iter().chain(&scenario.tags).any(|t| t == UNDOCUMENTED_TAG) {
+            return;
+        }
+        self.0.stashed.lock().expect("not poisoned").insert(key(feature, scenario), stash);
     }
-    STASHED.lock().expect("not poisoned").insert(key(feature, scenario), stash);
 }
 
 /// One scenario as it ran.
@@ -72,12 +89,20 @@ struct Recorded {
     passed: bool,
 }
 
-/// The cucumber writer that notes step start times (tee it beside the others).
-#[derive(Debug, Default)]
+/// The cucumber writer that notes step start times into its run's
+/// [`Recording`] (tee it beside the others).
+#[derive(Debug)]
 pub struct Recorder {
     /// Per running scenario: its rule, its steps with their start times, and
     /// whether it is documented.
     running: HashMap<Key, Running>,
+    recording: Recording,
+}
+
+impl Recorder {
+    pub fn new(recording: Recording) -> Recorder {
+        Recorder { running: HashMap::new(), recording }
+    }
 }
 
 type Running = (Option<String>, Vec<(gherkin::Step, SystemTime)>, bool);
@@ -105,8 +130,8 @@ impl<W: World> Writer<W> for Recorder {
             | ScenarioEvent::Hook(_, event::Hook::Failed(..)) => entry.2 = false,
             ScenarioEvent::Finished => {
                 let (rule, steps, passed) = self.running.remove(&key).unwrap_or_default();
-                let stash = STASHED.lock().expect("not poisoned").remove(&key);
-                RECORDED.lock().expect("not poisoned").push(Recorded {
+                let stash = self.recording.0.stashed.lock().expect("not poisoned").remove(&key);
+                self.recording.0.recorded.lock().expect("not poisoned").push(Recorded {
                     feature: (*feature).clone(),
                     rule,
                     scenario: (*scenario).clone(),
@@ -182,8 +207,10 @@ fn split_keeping(text: &str, starts: impl Fn(&str) -> bool) -> Vec<String> {
 }
 
 /// The pages of every feature recorded in this run: file name → page.
-pub fn pages(kratos_version: &str) -> BTreeMap<String, Page> {
-    let mut recorded = RECORDED.lock().expect("not poisoned");
+impl Recording {
+/// The pages of what was recorded, per feature file.
+pub fn pages(&self, kratos_version: &str) -> BTreeMap<String, Page> {
+    let mut recorded = self.0.recorded.lock().expect("not poisoned");
     recorded.sort_by(|a, b| {
         (a.feature.path.clone(), a.scenario.position.line, &a.scenario.name).cmp(&(
             b.feature.path.clone(),
@@ -213,6 +240,7 @@ pub fn pages(kratos_version: &str) -> BTreeMap<String, Page> {
         page.sections.push(Section { heading, rule, body, passed: scenario.passed });
     }
     pages
+}
 }
 
 /// Where the pages go and what they are compared with.
@@ -247,14 +275,15 @@ impl Mode {
     }
 }
 
+impl Recording {
 /// Renders, writes and compares the pages as `mode` says. `Ok` says what was
 /// done; `Err` is the readable difference (or why nothing could be written).
-pub fn finish(mode: &Mode, kratos_version: &str, deviations: &[crate::deviations::Deviation]) -> Result<String, String> {
-    let pages = pages(kratos_version);
+pub fn finish(&self, mode: &Mode, kratos_version: &str, deviations: &[crate::deviations::Deviation]) -> Result<String, String> {
+    let pages = self.pages(kratos_version);
     match mode {
         Mode::Off => Ok("not recorded".into()),
         Mode::Own { dir, record: true, whole_run } => {
-            if !whole_run || !all_passed() {
+            if !whole_run || !self.all_passed() {
                 return Err(format!(
                     "recording the flow documentation needs a whole, passing run; {} was left as it is",
                     dir.display()
@@ -265,7 +294,7 @@ pub fn finish(mode: &Mode, kratos_version: &str, deviations: &[crate::deviations
         }
         Mode::Own { dir, record: false, whole_run } => {
             let mut said = compare(&pages, dir, *whole_run)?;
-            if *whole_run && all_passed() {
+            if *whole_run && self.all_passed() {
                 let index = index(&pages, deviations);
                 if std::fs::read_to_string(dir.join("README.md")).ok().as_deref() != Some(index.as_str()) {
                     return Err(format!("{}/README.md (the index and known deviations) no longer matches; regenerate with `{RECORD_COMMAND}`", dir.display()));
@@ -283,6 +312,7 @@ pub fn finish(mode: &Mode, kratos_version: &str, deviations: &[crate::deviations
             }
         }
     }
+}
 }
 
 /// Compares every passed scenario's section with the same section of the
@@ -331,10 +361,12 @@ fn write_passed(pages: &BTreeMap<String, Page>, dir: &Path) -> std::io::Result<(
     Ok(())
 }
 
+impl Recording {
 /// Whether every scenario that ran passed (a page of a failed run is no
 /// reference); scenarios that did not run (not applicable) recorded nothing.
-pub fn all_passed() -> bool {
-    RECORDED.lock().expect("not poisoned").iter().filter(|r| r.stash.is_some()).all(|r| r.passed)
+pub fn all_passed(&self) -> bool {
+    self.0.recorded.lock().expect("not poisoned").iter().filter(|r| r.stash.is_some()).all(|r| r.passed)
+}
 }
 
 fn header(feature: &gherkin::Feature, kratos_version: &str) -> String {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
 
 use cucumber::event::{self, Cucumber, Feature as FeatureEvent, Rule as RuleEvent, Scenario as ScenarioEvent};
@@ -46,25 +46,45 @@ impl Outcome {
     }
 }
 
-static OUTCOMES: LazyLock<Mutex<Vec<Outcome>>> = LazyLock::new(Default::default);
 /// A scenario by its feature file, line and name.
 type ScenarioKey = (String, usize, String);
-static KRATOS_LOGS: LazyLock<Mutex<HashMap<ScenarioKey, String>>> = LazyLock::new(Default::default);
-static ARTIFACTS: LazyLock<Mutex<HashMap<ScenarioKey, Vec<String>>>> = LazyLock::new(Default::default);
 
-/// Every outcome so far, in the order the scenarios ended.
-pub fn all() -> Vec<Outcome> {
-    OUTCOMES.lock().expect("not poisoned").clone()
+/// One run's outcomes, and what its after-hook attached to failed scenarios:
+/// made by the runner, shared by the [`Collector`] and the hooks of that run
+/// alone (clones are the same ledger).
+#[derive(Debug, Default, Clone)]
+pub struct Ledger(Arc<Entries>);
+
+#[derive(Debug, Default)]
+struct Entries {
+    outcomes: Mutex<Vec<Outcome>>,
+    kratos_logs: Mutex<HashMap<ScenarioKey, String>>,
+    artifacts: Mutex<HashMap<ScenarioKey, Vec<String>>>,
 }
 
-/// The after-hook attaches what Kratos logged for a failed scenario.
-pub fn attach_kratos_log(feature: &gherkin::Feature, scenario: &gherkin::Scenario, log: String) {
-    KRATOS_LOGS.lock().expect("not poisoned").insert(key(feature, scenario), log);
-}
+impl Ledger {
+    /// Every outcome so far, in the order the scenarios ended.
+    pub fn all(&self) -> Vec<Outcome> {
+        self.0.outcomes.lock().expect("not poisoned").clone()
+    }
 
-/// The after-hook attaches what a failed scenario left in the report folder.
-pub fn attach_artifacts(feature: &gherkin::Feature, scenario: &gherkin::Scenario, artifacts: Vec<String>) {
-    ARTIFACTS.lock().expect("not poisoned").insert(key(feature, scenario), artifacts);
+    /// The after-hook attaches what Kratos logged for a failed scenario.
+    pub fn attach_kratos_log(&self, feature: &gherkin::Feature, scenario: &gherkin::Scenario, log: String) {
+        self.0.kratos_logs.lock().expect("not poisoned").insert(key(feature, scenario), log);
+    }
+
+    /// The after-hook attaches what a failed scenario left in the report folder.
+    pub fn attach_artifacts(&self, feature: &gherkin::Feature, scenario: &gherkin::Scenario, artifacts: Vec<String>) {
+        self.0.artifacts.lock().expect("not poisoned").insert(key(feature, scenario), artifacts);
+    }
+
+    /// Records an outcome that cucumber did not run (the flow documentation check).
+    pub fn record(&self, outcome: Outcome) {
+        if let Status::Failed { step, message } = &outcome.status {
+            live_failure(&outcome, step, message);
+        }
+        self.0.outcomes.lock().expect("not poisoned").push(outcome);
+    }
 }
 
 /// A file name for what a scenario leaves in the report folder:
@@ -82,10 +102,18 @@ fn key(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> (String, usi
     (feature.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), scenario.position.line, scenario.name.clone())
 }
 
-/// The cucumber writer that collects outcomes (tee it beside the console).
-#[derive(Debug, Default)]
+/// The cucumber writer that collects outcomes into its run's [`Ledger`] (tee
+/// it beside the console).
+#[derive(Debug)]
 pub struct Collector {
     running: HashMap<(String, usize, String), Running>,
+    ledger: Ledger,
+}
+
+impl Collector {
+    pub fn new(ledger: Ledger) -> Collector {
+        Collector { running: HashMap::new(), ledger }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -140,14 +168,11 @@ impl<W: World> Writer<W> for Collector {
                     line: scenario.position.line,
                     status: running.status.unwrap_or(Status::Passed),
                     duration: running.started.and_then(|s| at.duration_since(s).ok()).unwrap_or_default(),
-                    kratos_log: KRATOS_LOGS.lock().expect("not poisoned").remove(&key),
-                    artifacts: ARTIFACTS.lock().expect("not poisoned").remove(&key).unwrap_or_default(),
+                    kratos_log: self.ledger.0.kratos_logs.lock().expect("not poisoned").remove(&key),
+                    artifacts: self.ledger.0.artifacts.lock().expect("not poisoned").remove(&key).unwrap_or_default(),
                     steps: running.steps,
                 };
-                if let Status::Failed { step, message } = &outcome.status {
-                    live_failure(&outcome, step, message);
-                }
-                OUTCOMES.lock().expect("not poisoned").push(outcome);
+                self.ledger.record(outcome);
             }
             _ => {}
         }
@@ -200,10 +225,3 @@ pub fn failure_groups(outcomes: &[Outcome]) -> Vec<(String, Vec<&Outcome>)> {
     groups
 }
 
-/// Records an outcome that cucumber did not run (the flow documentation check).
-pub fn record(outcome: Outcome) {
-    if let Status::Failed { step, message } = &outcome.status {
-        live_failure(&outcome, step, message);
-    }
-    OUTCOMES.lock().expect("not poisoned").push(outcome);
-}

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::outcomes::{self, Outcome, Status};
+use crate::deviations::Deviation;
 use crate::kratos::Instances;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +148,33 @@ fn reasons_in(text: &str) -> Vec<&str> {
     }
     parts.push(&text[start..]);
     parts
+}
+
+/// What a run says about the known deviations: one seen on a Kratos version the
+/// ledger does not list yet, or one whose scenario failed (Kratos may have
+/// fixed it).
+pub fn deviation_notes(ledger: &[Deviation], outcomes: &[Outcome], version: Option<&str>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for entry in ledger {
+        // An outline's name has <placeholders>; its runs have values there.
+        let pattern = regex::Regex::new(&format!(
+            "^{}( \\(.*\\))?$",
+            regex::escape(&entry.scenario).replace("<", "(?:<").replace(">", ">|.+?)")
+        ));
+        let matches = |name: &str| pattern.as_ref().map(|p| p.is_match(name)).unwrap_or(name == entry.scenario);
+        let runs: Vec<&Outcome> = outcomes.iter().filter(|o| matches(&o.scenario)).collect();
+        if runs.iter().any(|o| matches!(o.status, Status::Failed { .. })) {
+            notes.push(format!(
+                "the known deviation \"{}\" failed: if Kratos {} no longer behaves this way, remove its @deviation tag and its entry in features/deviations.yml",
+                entry.scenario,
+                version.unwrap_or("(of unknown version)")
+            ));
+        } else if let Some(version) = version
+            && runs.iter().any(|o| o.status == Status::Passed) && !entry.kratos.iter().any(|v| v == version) {
+                notes.push(format!("the known deviation \"{}\" was seen on Kratos {version}, which features/deviations.yml does not list for it yet: add it", entry.scenario));
+            }
+    }
+    notes
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 pub mod parser;
 pub mod plan;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +58,7 @@ pub struct Suite {
     builtin: bool,
     feature_dirs: Vec<PathBuf>,
     config_dir: Option<PathBuf>,
+    report_dir: Option<PathBuf>,
     /// cucumber's options (`--tags`, `--name`, `--concurrency`, …), the
     /// program's name first; `None`: this process's own arguments.
     cucumber_args: Option<Vec<String>>,
@@ -72,7 +73,7 @@ impl Default for Suite {
 impl Suite {
     /// The built-in features (`KRATOS_FEATURES_DIR` replaces them).
     pub fn new() -> Suite {
-        Suite { builtin: true, feature_dirs: Vec::new(), config_dir: None, cucumber_args: None }
+        Suite { builtin: true, feature_dirs: Vec::new(), config_dir: None, report_dir: None, cucumber_args: None }
     }
 
     /// Adds a folder of the team's own `.feature` files (searched recursively);
@@ -91,6 +92,13 @@ impl Suite {
     /// The deployment's configuration folder, unless `KRATOS_CONFIG_DIR` names one.
     pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Suite {
         self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// The run's report folder, unless `KRATOS_REPORT_DIR` names one (two
+    /// suites that run in one process each need their own).
+    pub fn report_dir(mut self, dir: impl Into<PathBuf>) -> Suite {
+        self.report_dir = Some(dir.into());
         self
     }
 
@@ -125,8 +133,11 @@ impl Suite {
     fn start(self, plan_only: bool) -> ExitCode {
         // testcontainers reads DOCKER_HOST; export the engine found (Docker's socket,
         // or Podman's) before any thread exists.
-        if let Some(host) = engine::resolve_host() {
-            // SAFETY: no other thread runs yet.
+        if let Some(host) = engine::resolve_host()
+            && std::env::var("DOCKER_HOST").ok().as_deref() != Some(host.as_str())
+        {
+            // SAFETY: no other thread runs yet (a process that runs several
+            // suites at once exports DOCKER_HOST first, and this is skipped).
             unsafe { std::env::set_var("DOCKER_HOST", host) };
         }
         let mut settings = match Settings::from_env() {
@@ -137,6 +148,11 @@ impl Suite {
             && std::env::var_os("KRATOS_CONFIG_DIR").is_none()
         {
             settings.config_dir = dir.clone();
+        }
+        if let Some(dir) = &self.report_dir
+            && std::env::var_os("KRATOS_REPORT_DIR").is_none()
+        {
+            settings.report_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         }
         let dirs = self.feature_dirs();
         if dirs.is_empty() {
@@ -174,17 +190,33 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     }
     let selection = Selection { tags: opts.tags_filter.take(), name: opts.re_filter.take(), described: described_filters(&args) };
 
-    let instances = match Instances::prepare(settings).await {
-        Ok(instances) => instances.install(),
+    let mut instances = match Instances::prepare(settings).await {
+        Ok(instances) => instances,
         Err(e) => return setup_failed(&e),
     };
+    instances.across_change = Some(Arc::new(crate::schema_change::Identities));
+    // The suite's pages for a real browser, served before any instance is
+    // described: the configurations derived for the browser name them.
+    let https = match instances.pages_over_https() {
+        Ok(https) => https,
+        Err(e) => return setup_failed_after_start(&instances, &e).await,
+    };
+    let origins = crate::browser::origin::serve(https.as_ref().map(|(host, authority)| (host.as_str(), *authority)), Arc::new(instances.public_urls()));
+    match origins {
+        Ok(origins) => instances.serve_pages_at(origins),
+        Err(e) => return setup_failed_after_start(&instances, &format!("the suite's origin for the browser: {e}")).await,
+    }
+    // The run's instances: the World of every scenario holds them, and so
+    // does nothing else that outlives the run.
+    let shared = Arc::new(instances);
+    let instances: &Instances = &shared;
     if instances.settings.backend == Backend::Container {
-        eprintln!("kratos-conformance: run {} (its containers carry the label {}={0})", kratos::run_id(), kratos::ownership::RUN_ID_LABEL);
+        eprintln!("kratos-conformance: run {} (its containers carry the label {}={0})", instances.scope.id, kratos::ownership::RUN_ID_LABEL);
     }
     for line in instances.abandoned.lines() {
         eprintln!("kratos-conformance: {line}");
     }
-    tokio::spawn(remove_everything_on_signal());
+    tokio::spawn(remove_everything_on_signal(Arc::clone(&shared)));
 
     let mut plan = match Plan::build(&features, &selection, instances).await {
         Ok(plan) => plan,
@@ -264,7 +296,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     }
     let only_smoke = plan.only_smoke_applies(&selection);
 
-    let reports = report_dir();
+    let reports = instances.settings.report_dir.clone();
     if let Err(e) = std::fs::create_dir_all(&reports) {
         shut_down(instances).await;
         return setup_failed(&format!("cannot create the report folder {}: {e} (set KRATOS_REPORT_DIR)", reports.display()));
@@ -277,21 +309,30 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     let plan = Arc::new(plan);
     // Every scenario finishes, those that are not applicable too (at once).
     let (runs, not_applicable) = plan.counts();
-    let progress = tokio::spawn(report_progress(runs + not_applicable));
+    // What this run records, its own: the World's hooks and the writers share it.
+    let (ledger, recording) = (outcomes::Ledger::default(), docs::Recording::default());
+    let progress = tokio::spawn(report_progress(ledger.clone(), runs + not_applicable));
     let for_hooks = Arc::clone(&plan);
+    let for_world = Arc::clone(&shared);
+    let for_after = (ledger.clone(), recording.clone());
+    let browser_captures = reports.join("browser");
     let for_filter = Arc::clone(&plan);
     ConformanceWorld::cucumber::<PathBuf>()
         .with_parser(parser::Planned::new(Arc::clone(&plan)))
         .before(move |feature, _rule, scenario, world| {
             let run = for_hooks.run_of(feature, scenario);
+            let instances = Arc::clone(&for_world);
             Box::pin(async move {
+                world.instances = Some(instances);
                 if let Some((instance, identifier)) = run {
                     world.instance = instance;
                     world.identifier_trait = identifier;
                 }
             })
         })
-        .after(|feature, _rule, scenario, finished, world| {
+        .after(move |feature, _rule, scenario, finished, world| {
+            let (ledger, recording) = (for_after.0.clone(), for_after.1.clone());
+            let browser_captures = browser_captures.clone();
             Box::pin(async move {
                 let Some(world) = world else { return };
                 let failed = matches!(finished, ScenarioFinished::StepFailed(..));
@@ -299,8 +340,8 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
                 // have no flow documentation (their set-up alone says nothing).
                 if let Some(browser) = world.browser.take() {
                     if failed {
-                        let saved = browser.capture_failure(&report_dir().join("browser"), &outcomes::file_name(feature, scenario)).await;
-                        outcomes::attach_artifacts(feature, scenario, saved);
+                        let saved = browser.capture_failure(&browser_captures, &outcomes::file_name(feature, scenario)).await;
+                        ledger.attach_artifacts(feature, scenario, saved);
                     }
                     browser.close().await;
                 } else if let Some(kratos) = world.first_kratos() {
@@ -317,11 +358,11 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
                         // The shard a scenario ran on is the run's affair, not the flow's.
                         instance: crate::kratos::InstanceSpec::configuration_name(&kratos.name).to_string(),
                     };
-                    docs::stash(feature, scenario, stash);
+                    recording.stash(feature, scenario, stash);
                 }
                 if let (Some(kratos), true) = (world.kratos_in_use(), failed) {
                     let log = report::kratos_log_for_failure(&kratos, &world.transcript).await;
-                    outcomes::attach_kratos_log(feature, scenario, log);
+                    ledger.attach_kratos_log(feature, scenario, log);
                 }
                 world.restore_replicas().await;
                 world.delete_created_identities().await;
@@ -332,9 +373,9 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
                 writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
                     .summarized()
                     .tee::<ConformanceWorld, _>(writer::Json::for_tee(json))
-                    .tee::<ConformanceWorld, _>(docs::Recorder::default().discard_stats_writes().discard_arbitrary_writes())
+                    .tee::<ConformanceWorld, _>(docs::Recorder::new(recording.clone()).discard_stats_writes().discard_arbitrary_writes())
                     .normalized()
-                    .tee::<ConformanceWorld, _>(outcomes::Collector::default().discard_stats_writes()),
+                    .tee::<ConformanceWorld, _>(outcomes::Collector::new(ledger.clone()).discard_stats_writes()),
             )
             .assert_normalized(),
         )
@@ -348,9 +389,9 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     shut_down(instances).await;
     let stopped = wall.elapsed();
 
-    finish_docs(instances, &selection, builtin);
+    finish_docs(instances, &selection, builtin, &ledger, &recording);
     let docs_done = wall.elapsed();
-    let outcomes = outcomes::all();
+    let outcomes = ledger.all();
     if let Err(e) = junit::write(&reports.join("junit.xml"), &outcomes) {
         eprintln!("kratos-conformance: cannot write {}: {e}", reports.join("junit.xml").display());
     }
@@ -361,14 +402,14 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         documentation: docs_done.saturating_sub(stopped),
     };
     println!("{}", summary::render(&outcomes, instances, wall.elapsed(), phases, Some(&server), &reports));
-    if let Some(change) = instances.change()
+    if let Some(change) = instances.after_change().as_deref().and_then(crate::schema_change::record_of)
         && let Some(path) = crate::schema_change::report::write(&change, &reports)
     {
         println!("  {}\n  the migration report: {}", crate::redact::text(&crate::schema_change::report::verdict(&change)), path.display());
     }
     let ledger = if builtin { deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default() } else { Vec::new() };
     let version = instances.started().iter().find_map(|k| k.version.clone());
-    for note in deviations::notes(&ledger, &outcomes, version.as_deref()) {
+    for note in summary::deviation_notes(&ledger, &outcomes, version.as_deref()) {
         println!("  ⚠ {note}");
     }
     dump_secrets_for_the_redaction_test();
@@ -440,7 +481,7 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
         eprintln!("kratos-conformance: the run's CA (trusted by its clients; for curl --cacert): {}", production.ca_file().display());
     }
     if let Some(previous) = &instances.previous_config_dir
-        && let Some(change) = instances.change()
+        && let Some(change) = instances.after_change().as_deref().and_then(crate::schema_change::record_of)
     {
         eprintln!("kratos-conformance: {}", change.describe(&previous.dir));
     }
@@ -462,20 +503,20 @@ fn print_deployment(instances: &Instances, plan: &Plan) {
 
 /// The flow documentation: compared, recorded or both, per the deployment
 /// (see [`docs`]); its verdict is a test case of its own.
-fn finish_docs(instances: &Instances, selection: &Selection, builtin: bool) {
+fn finish_docs(instances: &Instances, selection: &Selection, builtin: bool, ledger: &outcomes::Ledger, recording: &docs::Recording) {
     let version = instances.started().iter().find_map(|k| k.version.clone()).unwrap_or_else(|| kratos::pinned_version().into());
-    let ledger = if builtin { deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default() } else { Vec::new() };
+    let deviations = if builtin { deviations::check(&features_dir(), &features_dir().join("deviations.yml")).unwrap_or_default() } else { Vec::new() };
     // The checked-in pages show `serve --dev` on plain HTTP; a production run
     // (HTTPS through a proxy, `Secure` cookies) records its own, as a team's does.
     let checked_in = instances.config_dir.own && instances.production.is_none();
-    let mode = docs::Mode::from_env(checked_in, selection.is_everything(), &report_dir());
+    let mode = docs::Mode::from_env(checked_in, selection.is_everything(), &instances.settings.report_dir);
     let started = Instant::now();
-    let mut verdict = docs::finish(&mode, &version, &ledger);
+    let mut verdict = recording.finish(&mode, &version, &deviations);
     // The checked-in pages were recorded from the pinned Kratos: what another
     // version sends differently is news about that version, not a failure.
     if let (Err(diff), docs::Mode::Own { record: false, .. }) = (&verdict, &mode)
         && version != kratos::pinned_version() {
-            let file = report_dir().join("flows-diff.md");
+            let file = instances.settings.report_dir.join("flows-diff.md");
             let _ = std::fs::write(&file, diff);
             verdict = Ok(format!(
                 "Kratos {version} differs from the pages recorded from {} in places; what changed on the wire is in {}",
@@ -494,7 +535,7 @@ fn finish_docs(instances: &Instances, selection: &Selection, builtin: bool) {
         }
     };
     if verdict.is_err() || !matches!(mode, docs::Mode::Off) {
-        outcomes::record(Outcome {
+        ledger.record(Outcome {
             feature: "Flow documentation".into(),
             feature_file: mode.baseline_display(),
             rule: None,
@@ -533,12 +574,12 @@ fn dump_secrets_for_the_redaction_test() {
 }
 
 /// Every 20 s of a long run, what has finished: a stalled run says so.
-async fn report_progress(total: usize) {
+async fn report_progress(ledger: outcomes::Ledger, total: usize) {
     let mut ticker = tokio::time::interval(Duration::from_secs(20));
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let done = outcomes::all().len();
+        let done = ledger.all().len();
         eprintln!("kratos-conformance: {done} of {total} scenarios finished so far");
     }
 }
@@ -598,19 +639,9 @@ fn described_filters(args: &[String]) -> Vec<String> {
     described
 }
 
-/// Absolute: Kratos runs in the configuration's folder, and the SQLite files
-/// and PostgreSQL socket it is pointed at live here (a relative
-/// `KRATOS_REPORT_DIR` made `kratos migrate` retry a database it could not open).
-/// By default in the `target/` of the package whose test runs (cargo says which
-/// at run time: a team's repository, not this library's), else in the current folder.
+/// The report folder (`KRATOS_REPORT_DIR`, see [`Settings::report_dir_from_env`]).
 pub fn report_dir() -> PathBuf {
-    let dir: PathBuf = std::env::var_os("KRATOS_REPORT_DIR").map(Into::into).unwrap_or_else(|| {
-        match std::env::var_os("CARGO_MANIFEST_DIR") {
-            Some(package) => Path::new(&package).join("target/conformance-reports"),
-            None => PathBuf::from("conformance-reports"),
-        }
-    });
-    std::path::absolute(&dir).unwrap_or(dir)
+    Settings::report_dir_from_env()
 }
 
 fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {
@@ -625,7 +656,7 @@ async fn setup_failed_after_start(instances: &Instances, error: &dyn std::fmt::D
 
 /// Ctrl-C, SIGTERM or SIGHUP (a closed terminal, a CI job cancelled): remove
 /// what the run started, then end it.
-async fn remove_everything_on_signal() {
+async fn remove_everything_on_signal(instances: Arc<Instances>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) =
         (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
@@ -637,10 +668,9 @@ async fn remove_everything_on_signal() {
         _ = terminate.recv() => "SIGTERM",
         _ = hangup.recv() => "SIGHUP",
     };
-    let instances = kratos::instances();
     let what = if instances.settings.keep_containers { "keeping (TESTCONTAINERS_COMMAND=keep)" } else { "removing" };
     eprintln!("\nkratos-conformance: {name}; {what} the Kratos instances this run started");
-    shut_down(instances).await;
+    shut_down(&instances).await;
     std::process::exit(130);
 }
 

@@ -124,7 +124,7 @@ impl Plan {
                 let mut first_reasons = None;
                 let mut chosen = None;
                 // What this machine or run lacks, before any instance is considered.
-                let mut unmet_here = needs.unmet_on_this_machine();
+                let mut unmet_here: Vec<String> = needs.real_browser.then(crate::browser::missing).flatten().into_iter().collect();
                 if needs.previous_configuration {
                     unmet_here.extend(instances.no_previous_configuration());
                 }

@@ -393,6 +393,31 @@ pub struct Prepared {
     schema: IdentitySchema,
 }
 
+/// What the suite does across a change of configuration, for the launcher to
+/// sequence ([`crate::kratos::AcrossChange`]): [`prepare`] on the earlier
+/// Kratos, then the instance's [`ChangeRecord`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Identities;
+
+impl crate::kratos::AcrossChange for Identities {
+    fn before<'a>(&'a self, earlier: &'a Arc<Kratos>) -> futures::future::BoxFuture<'a, Result<Box<dyn std::any::Any + Send>, String>> {
+        Box::pin(async move {
+            let prepared = prepare(earlier).await.map_err(|e| format!("{e:#}"))?;
+            Ok(Box::new(prepared) as Box<dyn std::any::Any + Send>)
+        })
+    }
+
+    fn after(&self, before: Box<dyn std::any::Any + Send>, now: &Kratos, same_configuration: bool, before_took: std::time::Duration) -> Arc<dyn std::any::Any + Send + Sync> {
+        let prepared = *before.downcast::<Prepared>().expect("what Identities::before made");
+        Arc::new(ChangeRecord::new(Change::new(prepared, &now.deployment.schemas, same_configuration, before_took)))
+    }
+}
+
+/// The record of the change an instance was started after, if it was.
+pub fn record_of(kratos: &Kratos) -> Option<Arc<ChangeRecord>> {
+    kratos.change.clone().and_then(|change| change.downcast::<ChangeRecord>().ok())
+}
+
 /// Creates the identities on the Kratos of the previous configuration and
 /// records what each can do there. Kinds the configuration cannot have (no
 /// TOTP, no recovery codes, no registration) are left out.

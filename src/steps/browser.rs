@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use cucumber::{given, then, when};
-use crate::browser::{ANY_PAGE, Answer, Origins, ThirdPartyCookies, origin};
+use crate::browser::{ANY_PAGE, Answer, Origins, ThirdPartyCookies};
 use crate::totp::{Authenticator, OtpAuthUrl, decode_qr_png};
 use crate::ConformanceWorld;
 use serde_json::{Value, json};
@@ -15,8 +15,8 @@ use url::Url;
 /// it allows, and the step checks the origin is what its words say.
 #[given(regex = r"^the SPA in a browser( that allows third-party cookies)?, on (an origin the deployment's CORS allows|an origin the deployment's CORS does not allow|another site than Kratos, on an origin the deployment's CORS allows)( and fetching without credentials)?$")]
 async fn spa_in_browser(world: &mut ConformanceWorld, third_party: String, which: String, without_credentials: String) -> Result<()> {
-    let origins = origin::origins().map_err(|e| anyhow!(e))?;
     let deployment = world.deployment().await?;
+    let origins = suite_origins(&deployment)?;
     let (url, allowed) = match which.as_str() {
         w if w.starts_with("an origin the deployment's CORS allows") => (origins.allowed, true),
         w if w.starts_with("another site") => (origins.other_site, true),
@@ -264,7 +264,7 @@ async fn browser_did_not_store(world: &mut ConformanceWorld, which: String, why:
 #[when("the browser opens a login flow returning to the suite's welcome page")]
 async fn browser_opens_login(world: &mut ConformanceWorld) -> Result<()> {
     let kratos = world.kratos().await?;
-    let welcome = welcome_page(world)?;
+    let welcome = welcome_page(world, &kratos.deployment)?;
     let mut url = kratos.public("self-service/login/browser");
     url.query_pairs_mut().append_pair("return_to", welcome.as_str());
     let browser = world.browser().await?;
@@ -280,9 +280,13 @@ async fn browser_opens_settings(world: &mut ConformanceWorld) -> Result<()> {
     browser.wait_rendered("settings", 3).await
 }
 
-fn welcome_page(world: &ConformanceWorld) -> Result<Url> {
-    let origins = origin::origins().map_err(|e| anyhow!(e))?;
-    Ok(Origins::page(&origins.allowed, &world.instance, "welcome"))
+fn welcome_page(world: &ConformanceWorld, deployment: &crate::deployment::Deployment) -> Result<Url> {
+    Ok(Origins::page(&suite_origins(deployment)?.allowed, &world.instance, "welcome"))
+}
+
+/// Where the run serves the suite's pages, as the deployment under test knows it.
+fn suite_origins(deployment: &crate::deployment::Deployment) -> Result<Origins> {
+    deployment.suite_origins.clone().ok_or_else(|| anyhow!("the run serves no pages for a browser (the runner serves them before any instance starts)"))
 }
 
 #[then(regex = r#"^the page shows the (login|settings) UI(?: for (aal\d))?, with the fields "(.*)"$"#)]
@@ -315,7 +319,8 @@ async fn user_submits_totp(world: &mut ConformanceWorld, which: String) -> Resul
 
 #[then(regex = r#"^the browser is on the suite's welcome page, signed in at "(aal\d)" with the methods "(.*)"$"#)]
 async fn browser_on_welcome(world: &mut ConformanceWorld, aal: String, methods: String) -> Result<()> {
-    let welcome = welcome_page(world)?;
+    let deployment = world.deployment().await?;
+    let welcome = welcome_page(world, &deployment)?;
     let browser = world.browser().await?;
     let at = browser.url().await?;
     let data = browser.body_data().await?;

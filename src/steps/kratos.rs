@@ -7,7 +7,7 @@ use crate::ConformanceWorld;
 use crate::check;
 use crate::client::{Http, Request};
 use crate::deployment::expectations;
-use crate::kratos::{Kratos, instances, pinned_version};
+use crate::kratos::{Kratos, pinned_version};
 
 #[when(expr = "Kratos' public API is asked for {string}")]
 async fn ask_public(world: &mut ConformanceWorld, path: String) -> Result<()> {
@@ -54,5 +54,5 @@ async fn meets_expectations(world: &mut ConformanceWorld) -> Result<()> {
 }
 
 fn plain_http(world: &ConformanceWorld, kratos: &Kratos) -> Http {
-    Http::new(false, world.transcript.clone(), instances().settings.http_timeout).with_gate(kratos.gate.clone())
+    Http::new(false, world.transcript.clone(), kratos.limits.http_timeout).with_gate(kratos.gate.clone())
 }

@@ -28,7 +28,7 @@ async fn ask(world: &mut ConformanceWorld, aspects: Vec<Aspect>) -> Result<()> {
 
 /// The change the instance was started after.
 fn change_of(kratos: &crate::kratos::Kratos) -> Result<std::sync::Arc<schema_change::ChangeRecord>> {
-    kratos.change.clone().with_context(|| format!("Kratos {} was not started after a change: no identities were created under a previous configuration", kratos.name))
+    schema_change::record_of(kratos).with_context(|| format!("Kratos {} was not started after a change: no identities were created under a previous configuration", kratos.name))
 }
 
 fn existing(world: &ConformanceWorld) -> Result<&Existing> {
