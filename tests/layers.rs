@@ -3,6 +3,9 @@
 //! that goes up fails here, naming the file and the import, before it ties the
 //! layers into a circle again.
 
+#[path = "support/files.rs"]
+mod files;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -35,22 +38,10 @@ fn imports(source: &str) -> Vec<String> {
     pattern.captures_iter(&code).map(|c| c[1].to_string()).collect()
 }
 
-fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("src/ reads").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_folder_imports_only_from_the_layers_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
+    let files = files::with_extension(&src, "rs");
     let mut upward: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut unplaced = Vec::new();
     for file in &files {

@@ -315,7 +315,7 @@ mod owner {
         let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kratos-config");
         let dir = ConfigDir::open(&config_dir).map_err(|e| e.to_string())?;
         let spec = InstanceSpec { variant: Some(kratos::DEFAULT_VARIANT.into()), derived: Vec::new(), shard: 0 };
-        let run = kratos::RunScope::new();
+        let run = kratos::RunScope::new(kratos::Settings::report_dir_from_env());
         let launch = Launch::prepare(&dir, &spec, &run).await.map_err(|e| e.to_string())?;
         let ports = (kratos::free_port().map_err(|e| e.to_string())?, kratos::free_port().map_err(|e| e.to_string())?);
         let endpoint = kratos::replica::Endpoint::dev("127.0.0.1", ports.0, ports.1);

@@ -13,6 +13,9 @@
 //! use of each step in `features/`. `KRATOS_RECORD_STEPS=1 cargo test --test
 //! step_registry` writes it anew.
 
+#[path = "support/files.rs"]
+mod files;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -181,8 +184,7 @@ fn comment_above(above: &[&str]) -> String {
 fn feature_steps() -> Vec<(String, String)> {
     use cucumber::feature::Ext as _;
     use cucumber::gherkin::{Feature, GherkinEnv};
-    let mut files = Vec::new();
-    collect_features(&root().join("features"), &mut files);
+    let files = files::with_extension(&root().join("features"), "feature");
     let mut steps = Vec::new();
     for file in files {
         let relative = file.strip_prefix(root()).unwrap().display().to_string();
@@ -194,18 +196,6 @@ fn feature_steps() -> Vec<(String, String)> {
         }
     }
     steps
-}
-
-fn collect_features(dir: &Path, into: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            collect_features(&entry, into);
-        } else if entry.extension().is_some_and(|e| e == "feature") {
-            into.push(entry);
-        }
-    }
 }
 
 #[test]

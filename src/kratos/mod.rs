@@ -163,9 +163,9 @@ pub struct RunScope {
 }
 
 impl RunScope {
-    /// A new run's: a new id, the report folder the environment names, no pages.
-    pub fn new() -> RunScope {
-        RunScope { id: ownership::new_run_id(), report_dir: Settings::report_dir_from_env(), origins: None }
+    /// A new run's: a new id, its reports in `report_dir`, no pages yet.
+    pub fn new(report_dir: PathBuf) -> RunScope {
+        RunScope { id: ownership::new_run_id(), report_dir, origins: None }
     }
 
     /// This run's log folder, `kratos-logs/<run id>/` in the report folder.
@@ -179,11 +179,6 @@ impl RunScope {
     }
 }
 
-impl Default for RunScope {
-    fn default() -> Self {
-        RunScope::new()
-    }
-}
 
 impl std::fmt::Debug for Kratos {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -367,7 +362,7 @@ impl Instances {
     /// configuration reads, the engine answers, the image exists, the binary
     /// exists), so that a broken set-up fails in seconds with one line.
     pub async fn prepare(settings: Settings) -> Result<Instances, SetupError> {
-        let scope = RunScope { id: ownership::new_run_id(), report_dir: settings.report_dir.clone(), origins: None };
+        let scope = RunScope::new(settings.report_dir.clone());
         let config_dir = ConfigDir::open(&settings.config_dir)?;
         // Without a configuration before a change, the scenarios about one judge
         // the identities across a restart on the same configuration: what a
@@ -797,7 +792,10 @@ impl Instances {
             return Ok(Storage::Memory);
         }
         let runs = self.scope.databases_dir();
-        process::prune(&self.scope.report_dir.join("databases"), &runs);
+        // Older runs' folders go when this run's is first made, not per instance.
+        if !runs.is_dir() {
+            process::prune(&self.scope.report_dir.join("databases"), &runs);
+        }
         let dir = runs.join(database_name(spec));
         let created = std::fs::create_dir_all(&dir).and_then(|_| {
             // Open to the container's user, whoever the image runs as.

@@ -639,11 +639,6 @@ fn described_filters(args: &[String]) -> Vec<String> {
     described
 }
 
-/// The report folder (`KRATOS_REPORT_DIR`, see [`Settings::report_dir_from_env`]).
-pub fn report_dir() -> PathBuf {
-    Settings::report_dir_from_env()
-}
-
 fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("kratos-conformance: {error}");
     ExitCode::from(2)
