@@ -37,8 +37,8 @@
 //! deployment description, the launcher, TOTP, the clients, identities and
 //! checks, then reports, preflight and schema changes, the browser, the World,
 //! the steps, and the runner on top. A run's state (its instances, outcomes,
-//! flow recording, page origins, containers' run id) is a value the runner
-//! makes and the World carries, so that two runs can share one process.
+//! flow recording, page origins, containers' run id, browsers) is a value the
+//! runner makes and the World carries, so that two runs can share one process.
 
 pub mod browser;
 pub mod check;

@@ -22,6 +22,8 @@ pub struct ConformanceWorld {
     /// The run's instances (the runner gives them to every scenario's World:
     /// two runs in one process each have their own).
     pub instances: Option<Arc<kratos::Instances>>,
+    /// The run's browsers (given by the runner too), started on first use.
+    pub browsers: Option<Arc<crate::browser::Browsers>>,
     kratos: Option<Arc<Kratos>>,
     /// The instances the scenario used before it turned to its current one,
     /// the first first (a cookie secret rotation's stages).
@@ -133,18 +135,19 @@ impl ConformanceWorld {
     pub async fn browser_whose_user(&mut self, third_party: crate::browser::ThirdPartyCookies) -> Result<&crate::browser::Session> {
         if self.browser.is_none() {
             let kratos = self.kratos().await?;
-            let chromium = crate::browser::chromium_with(third_party).await.map_err(|e| anyhow!("{e}"))?;
+            let browsers = self.browsers.clone().ok_or_else(|| anyhow!("this World was not given the run's browsers: run it with kratos_conformance::runner"))?;
+            let chromium = browsers.chromium(third_party).await.map_err(|e| anyhow!("{e}"))?;
             self.browser = Some(chromium.session(kratos).await?);
         }
         Ok(self.browser.as_ref().expect("opened above"))
     }
 
-    /// The Kratos instance of this scenario.
     /// The run's instances, as the runner gave them to this scenario.
     pub fn run_instances(&self) -> Result<Arc<kratos::Instances>> {
         self.instances.clone().ok_or_else(|| anyhow!("this World was not given the run's instances: run it with kratos_conformance::runner"))
     }
 
+    /// The Kratos instance of this scenario.
     pub async fn kratos(&mut self) -> Result<Arc<Kratos>> {
         if let Some(kratos) = &self.kratos {
             return Ok(Arc::clone(kratos));

@@ -3,9 +3,10 @@
 //! which cookies a cross-origin `fetch` sends and keeps (`SameSite`, host-only),
 //! and the redirects a browser follows on its own after an HTML form post.
 //!
-//! - one Chromium per run, started at the first scenario that needs it, with a
-//!   fresh `--user-data-dir`; it dies with the run ([`shutdown`], and
-//!   `PR_SET_PDEATHSIG` should the run be killed outright);
+//! - one Chromium per run ([`Browsers`]), started at the first scenario that
+//!   needs it, with a fresh `--user-data-dir`; it dies with the run
+//!   ([`Browsers::shutdown`], and `PR_SET_PDEATHSIG` should the run be killed
+//!   outright);
 //! - one browser context per scenario ([`Session`]): its own cookies, storage
 //!   and cache, like a fresh profile, and scenarios run side by side in one
 //!   browser;
@@ -107,51 +108,71 @@ pub enum ThirdPartyCookies {
     Allowed,
 }
 
-static CHROMIUM: OnceCell<Result<Arc<Chromium>, String>> = OnceCell::const_new();
-static CHROMIUM_ALLOWING_THIRD_PARTY: OnceCell<Result<Arc<Chromium>, String>> = OnceCell::const_new();
-
-/// The run's browser, started on first use; every later caller gets the same
-/// (or the same reason it could not start).
-pub async fn chromium() -> Result<Arc<Chromium>, String> {
-    chromium_with(ThirdPartyCookies::Blocked).await
+/// The run's browsers: each started at the first scenario that needs it, and
+/// stopped with the run. A value of the run (the World carries it), so two
+/// runs in one process each have their own, whose DevTools tasks live on that
+/// run's runtime and which one run's end does not stop under the other.
+pub struct Browsers {
+    run: String,
+    blocked: OnceCell<Result<Arc<Chromium>, String>>,
+    allowed: OnceCell<Result<Arc<Chromium>, String>>,
 }
 
-/// The run's browser whose user made this choice, started on first use.
-pub async fn chromium_with(third_party: ThirdPartyCookies) -> Result<Arc<Chromium>, String> {
-    let cell = match third_party {
-        ThirdPartyCookies::Blocked => &CHROMIUM,
-        ThirdPartyCookies::Allowed => &CHROMIUM_ALLOWING_THIRD_PARTY,
-    };
-    cell.get_or_init(|| async move { Chromium::launch(third_party).await.map(Arc::new) }).await.clone()
+impl std::fmt::Debug for Browsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let started = |cell: &OnceCell<Result<Arc<Chromium>, String>>| matches!(cell.get(), Some(Ok(_)));
+        f.debug_struct("Browsers").field("run", &self.run).field("blocked", &started(&self.blocked)).field("allowed", &started(&self.allowed)).finish()
+    }
 }
 
-/// Starts the browser now, beside whatever else starts (the runner calls it
-/// when scenarios will need it), so the first scenario does not wait for it.
-pub fn warm_up() {
-    tokio::spawn(async {
-        match chromium().await {
-            Ok(chromium) => eprintln!("kratos-conformance: browser {} started in {:.2?} (headless, a context per scenario)", chromium.version, chromium.startup),
-            Err(e) => eprintln!("kratos-conformance: the browser did not start: {e}"),
+impl Browsers {
+    /// No browser yet; their profiles are named by the run's id.
+    pub fn new(run: &str) -> Browsers {
+        Browsers { run: run.to_string(), blocked: OnceCell::new(), allowed: OnceCell::new() }
+    }
+
+    fn cell(&self, third_party: ThirdPartyCookies) -> &OnceCell<Result<Arc<Chromium>, String>> {
+        match third_party {
+            ThirdPartyCookies::Blocked => &self.blocked,
+            ThirdPartyCookies::Allowed => &self.allowed,
         }
-    });
-}
+    }
 
-/// Ends the browser, if one was started, and removes its profile.
-pub async fn shutdown() {
-    for cell in [&CHROMIUM, &CHROMIUM_ALLOWING_THIRD_PARTY] {
-        if let Some(Ok(chromium)) = cell.get() {
-            chromium.stop().await;
+    /// The browser whose user made this choice, started on first use; every
+    /// later caller gets the same (or the same reason it could not start).
+    pub async fn chromium(&self, third_party: ThirdPartyCookies) -> Result<Arc<Chromium>, String> {
+        self.cell(third_party).get_or_init(|| async move { Chromium::launch(third_party, &self.run).await.map(Arc::new) }).await.clone()
+    }
+
+    /// Starts the browser now, beside whatever else starts (the runner calls
+    /// it when scenarios will need it), so the first scenario does not wait.
+    pub fn warm_up(self: &Arc<Self>) {
+        let browsers = Arc::clone(self);
+        tokio::spawn(async move {
+            match browsers.chromium(ThirdPartyCookies::Blocked).await {
+                Ok(chromium) => eprintln!("kratos-conformance: browser {} started in {:.2?} (headless, a context per scenario)", chromium.version, chromium.startup),
+                Err(e) => eprintln!("kratos-conformance: the browser did not start: {e}"),
+            }
+        });
+    }
+
+    /// Ends the browsers that were started, and removes their profiles.
+    pub async fn shutdown(&self) {
+        for cell in [&self.blocked, &self.allowed] {
+            if let Some(Ok(chromium)) = cell.get() {
+                chromium.stop().await;
+            }
         }
     }
 }
 
 impl Chromium {
-    async fn launch(third_party: ThirdPartyCookies) -> Result<Chromium, String> {
+    async fn launch(third_party: ThirdPartyCookies, run: &str) -> Result<Chromium, String> {
         let started = Instant::now();
         let executable = executable()?;
         let suffix = if third_party == ThirdPartyCookies::Allowed { "-third-party-allowed" } else { "" };
-        // One browser serves every run of the process: its profile is the process's.
-        let profile = std::env::temp_dir().join(format!("kratos-conformance-chromium-{}{suffix}", std::process::id()));
+        // The run's browser: its profile is the run's.
+        let profile = std::env::temp_dir().join(format!("kratos-conformance-chromium-{run}{suffix}"));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).map_err(|e| format!("cannot create the browser profile {}: {e}", profile.display()))?;
         if third_party == ThirdPartyCookies::Allowed {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use cucumber::event::ScenarioFinished;
 use cucumber::{World as _, WriterExt as _, cli, writer};
 
+use crate::browser::Browsers;
 use crate::deployment::expectations;
 use crate::kratos::{self, Backend, Instances, Settings, engine};
 use crate::report::outcomes::{self, Outcome, Status};
@@ -195,16 +196,19 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         Err(e) => return setup_failed(&e),
     };
     instances.across_change = Some(Arc::new(crate::schema_change::Identities));
+    // The run's browsers, none started yet: the World of every scenario holds
+    // them, and the run stops them at its end.
+    let browsers = Arc::new(crate::browser::Browsers::new(&instances.scope.id));
     // The suite's pages for a real browser, served before any instance is
     // described: the configurations derived for the browser name them.
     let https = match instances.pages_over_https() {
         Ok(https) => https,
-        Err(e) => return setup_failed_after_start(&instances, &e).await,
+        Err(e) => return setup_failed_after_start(&instances, &browsers, &e).await,
     };
     let origins = crate::browser::origin::serve(https.as_ref().map(|(host, authority)| (host.as_str(), *authority)), Arc::new(instances.public_urls()));
     match origins {
         Ok(origins) => instances.serve_pages_at(origins),
-        Err(e) => return setup_failed_after_start(&instances, &format!("the suite's origin for the browser: {e}")).await,
+        Err(e) => return setup_failed_after_start(&instances, &browsers, &format!("the suite's origin for the browser: {e}")).await,
     }
     // The run's instances: the World of every scenario holds them, and so
     // does nothing else that outlives the run.
@@ -216,11 +220,11 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     for line in instances.abandoned.lines() {
         eprintln!("kratos-conformance: {line}");
     }
-    tokio::spawn(remove_everything_on_signal(Arc::clone(&shared)));
+    tokio::spawn(remove_everything_on_signal(Arc::clone(&shared), Arc::clone(&browsers)));
 
     let mut plan = match Plan::build(&features, &selection, instances).await {
         Ok(plan) => plan,
-        Err(e) => return setup_failed_after_start(instances, &e).await,
+        Err(e) => return setup_failed_after_start(instances, &browsers, &e).await,
     };
     if plan_only {
         // An external deployment runs already: connecting to it starts nothing,
@@ -238,7 +242,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
             plan.preview(instances).await
         };
         print_plan(&decided);
-        shut_down(instances).await;
+        shut_down(instances, &browsers).await;
         return ExitCode::SUCCESS;
     }
     // Every instance the selected scenarios need starts now, side by side, so
@@ -247,14 +251,14 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     // are found first, for the same reason.
     let specs = plan.specs();
     if let Err(problems) = traits_can_be_generated(instances, &specs).await {
-        shut_down(instances).await;
+        shut_down(instances, &browsers).await;
         for problem in problems {
             eprintln!("kratos-conformance: {problem}");
         }
         return ExitCode::from(2);
     }
     if let Err(failures) = instances.start_all(&specs).await {
-        shut_down(instances).await;
+        shut_down(instances, &browsers).await;
         for failure in &failures {
             eprintln!("kratos-conformance: {failure}");
         }
@@ -272,7 +276,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         })
         .collect();
     if !misconfigured.is_empty() {
-        shut_down(instances).await;
+        shut_down(instances, &browsers).await;
         for problem in &misconfigured {
             eprintln!("{}", crate::redact::text(&format!("kratos-conformance: ✘ misconfiguration: {problem}")));
         }
@@ -280,7 +284,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         return ExitCode::from(2);
     }
     if plan.needs_browser() {
-        crate::browser::warm_up();
+        browsers.warm_up();
     }
     let ready_at = wall.elapsed();
     print_deployment(instances, &plan);
@@ -298,11 +302,11 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
 
     let reports = instances.settings.report_dir.clone();
     if let Err(e) = std::fs::create_dir_all(&reports) {
-        shut_down(instances).await;
+        shut_down(instances, &browsers).await;
         return setup_failed(&format!("cannot create the report folder {}: {e} (set KRATOS_REPORT_DIR)", reports.display()));
     }
     let Ok(json) = std::fs::File::create(reports.join("cucumber.json")) else {
-        shut_down(instances).await;
+        shut_down(instances, &browsers).await;
         return setup_failed(&format!("cannot write the reports in {} (set KRATOS_REPORT_DIR)", reports.display()));
     };
 
@@ -313,7 +317,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     let (ledger, recording) = (outcomes::Ledger::default(), docs::Recording::default());
     let progress = tokio::spawn(report_progress(ledger.clone(), runs + not_applicable));
     let for_hooks = Arc::clone(&plan);
-    let for_world = Arc::clone(&shared);
+    let for_world = (Arc::clone(&shared), Arc::clone(&browsers));
     let for_after = (ledger.clone(), recording.clone());
     let browser_captures = reports.join("browser");
     let for_filter = Arc::clone(&plan);
@@ -321,9 +325,10 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
         .with_parser(parser::Planned::new(Arc::clone(&plan)))
         .before(move |feature, _rule, scenario, world| {
             let run = for_hooks.run_of(feature, scenario);
-            let instances = Arc::clone(&for_world);
+            let (instances, browsers) = (Arc::clone(&for_world.0), Arc::clone(&for_world.1));
             Box::pin(async move {
                 world.instances = Some(instances);
+                world.browsers = Some(browsers);
                 if let Some((instance, identifier)) = run {
                     world.instance = instance;
                     world.identifier_trait = identifier;
@@ -386,7 +391,7 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
     progress.abort();
     let scenarios_done = wall.elapsed();
     let server = server_time(instances).await;
-    shut_down(instances).await;
+    shut_down(instances, &browsers).await;
     let stopped = wall.elapsed();
 
     finish_docs(instances, &selection, builtin, &ledger, &recording);
@@ -644,14 +649,14 @@ fn setup_failed(error: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn setup_failed_after_start(instances: &Instances, error: &dyn std::fmt::Display) -> ExitCode {
-    shut_down(instances).await;
+async fn setup_failed_after_start(instances: &Instances, browsers: &Browsers, error: &dyn std::fmt::Display) -> ExitCode {
+    shut_down(instances, browsers).await;
     setup_failed(error)
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP (a closed terminal, a CI job cancelled): remove
 /// what the run started, then end it.
-async fn remove_everything_on_signal(instances: Arc<Instances>) {
+async fn remove_everything_on_signal(instances: Arc<Instances>, browsers: Arc<Browsers>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) =
         (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
@@ -665,14 +670,14 @@ async fn remove_everything_on_signal(instances: Arc<Instances>) {
     };
     let what = if instances.settings.keep_containers { "keeping (TESTCONTAINERS_COMMAND=keep)" } else { "removing" };
     eprintln!("\nkratos-conformance: {name}; {what} the Kratos instances this run started");
-    shut_down(&instances).await;
+    shut_down(&instances, &browsers).await;
     std::process::exit(130);
 }
 
 /// Removes what the run started, or, with `TESTCONTAINERS_COMMAND=keep`, lists
 /// the containers it keeps and how to remove each.
-async fn shut_down(instances: &Instances) {
-    crate::browser::shutdown().await;
+async fn shut_down(instances: &Instances, browsers: &Browsers) {
+    browsers.shutdown().await;
     for kept in instances.shutdown().await {
         eprintln!("kratos-conformance: {kept}");
     }
