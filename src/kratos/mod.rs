@@ -919,11 +919,24 @@ impl Instances {
     /// start once it has, side by side), without `--dev`, all told that their
     /// public base URL is the proxy's `https://` address; then nginx in front
     /// of them with a certificate of the run's CA; ready once Kratos answers
-    /// through the proxy, and only if it really runs without `--dev`.
+    /// through the proxy, and only if it really runs without `--dev`. The
+    /// replicas are told the proxy's port, so a port of the proxy's taken
+    /// before nginx bound it starts the whole cluster again on others.
     async fn start_cluster(&self, spec: &InstanceSpec, config: &RawConfig, runner: &replica::Runner, launch: &Launch, migrate: bool, timeout: Duration) -> Result<(Url, Vec<Replica>, Option<proxy::Proxy>), SetupError> {
+        for _ in 0..3 {
+            if let Some(cluster) = self.start_cluster_at(free_port()?, spec, config, runner, launch, migrate, timeout).await? {
+                return Ok(cluster);
+            }
+        }
+        Err(SetupError::Start(format!("{}: the ports chosen for its reverse proxy were taken three times in a row before nginx could bind them", spec.name())))
+    }
+
+    /// [`Self::start_cluster`] with the proxy on `lb_port`; `None` where a
+    /// port of the proxy's was taken (its replicas are stopped again).
+    #[allow(clippy::too_many_arguments)]
+    async fn start_cluster_at(&self, lb_port: u16, spec: &InstanceSpec, config: &RawConfig, runner: &replica::Runner, launch: &Launch, migrate: bool, timeout: Duration) -> Result<Option<(Url, Vec<Replica>, Option<proxy::Proxy>)>, SetupError> {
         let production = self.production.as_ref().expect("prepare made the production topology's CA");
         let host = crate::deployment::hosts::production_host(config);
-        let lb_port = free_port()?;
         let public_base = Url::parse(&format!("https://{host}:{lb_port}/")).expect("a host and port make a URL");
         let fault = self.settings.fault;
         let count = self.settings.replicas;
@@ -993,7 +1006,11 @@ impl Instances {
             }
         };
         let proxy = match proxy::Proxy::start(layout, dir, &certificate.0, &certificate.1).await {
-            Ok(proxy) => proxy,
+            Ok(proxy::Started::Ready(proxy)) => *proxy,
+            Ok(proxy::Started::PortTaken) => {
+                stop_all(replicas).await;
+                return Ok(None);
+            }
             Err(e) => {
                 stop_all(replicas).await;
                 return Err(e);
@@ -1017,7 +1034,7 @@ impl Instances {
             stop_all(replicas).await;
             return Err(SetupError::Start(problem));
         }
-        Ok((public_base, replicas, Some(proxy)))
+        Ok(Some((public_base, replicas, Some(proxy))))
     }
 
     /// The instance after a change: Kratos with the previous configuration on a

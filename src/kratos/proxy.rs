@@ -139,6 +139,18 @@ impl Layout {
 /// worker, so anything near this bound means nginx is stuck, not slow.
 pub const LOG_LINE_BOUND: Duration = Duration::from_secs(2);
 
+/// How a start of the proxy ended.
+pub enum Started {
+    Ready(Box<Proxy>),
+    /// One of its ports was taken before nginx could bind it.
+    PortTaken,
+}
+
+/// Whether nginx's log says it could not bind a port another process holds.
+fn is_port_conflict(log: &str) -> bool {
+    log.lines().any(|line| line.contains("bind()") && line.contains("Address already in use"))
+}
+
 /// A running nginx in front of one instance's replicas.
 pub struct Proxy {
     pub layout: Layout,
@@ -170,15 +182,23 @@ pub fn binary() -> Result<PathBuf, SetupError> {
 }
 
 impl Proxy {
-    /// Writes the configuration into `dir` and starts nginx; ready once its
-    /// load-balanced listener accepts connections.
-    pub async fn start(layout: Layout, dir: PathBuf, certificate: &Path, key: &Path) -> Result<Proxy, SetupError> {
+    /// Writes the configuration into `dir` and starts nginx; ready once it
+    /// has bound every listener (it writes its pid file after that) and its
+    /// load-balanced listener accepts connections. A port another process
+    /// took since it was chosen is [`Started::PortTaken`]: whoever listens
+    /// there would otherwise pass for the proxy.
+    pub async fn start(layout: Layout, dir: PathBuf, certificate: &Path, key: &Path) -> Result<Started, SetupError> {
         let nginx = binary()?;
         let fail = |what: String| SetupError::Start(format!("the reverse proxy for {}: {what}", layout.host));
         for temp in ["client", "proxy", "fastcgi", "uwsgi", "scgi"] {
             std::fs::create_dir_all(dir.join("temp").join(temp)).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conf = dir.join("nginx.conf");
+        let pid_file = dir.join("nginx.pid");
+        // An earlier attempt's pid file would say this one is ready, and its
+        // log that this one's port was taken.
+        let _ = std::fs::remove_file(&pid_file);
+        let _ = std::fs::remove_file(dir.join("error.log"));
         std::fs::write(&conf, layout.config(&dir, certificate, key)).map_err(|e| fail(format!("cannot write {}: {e}", conf.display())))?;
         let log = std::fs::File::create(dir.join("stderr.log")).map_err(|e| fail(e.to_string()))?;
         let mut command = Command::new(&nginx);
@@ -203,11 +223,15 @@ impl Proxy {
         let mut child = command.spawn().map_err(|e| fail(format!("cannot run {}: {e}", nginx.display())))?;
         let started = Instant::now();
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", layout.port)).await.is_ok() {
+            let running = matches!(child.try_wait(), Ok(None));
+            if running && pid_file.is_file() && tokio::net::TcpStream::connect(("127.0.0.1", layout.port)).await.is_ok() {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let said = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default() + &std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+                if is_port_conflict(&said) {
+                    return Ok(Started::PortTaken);
+                }
                 let last = said.lines().rev().find(|l| l.contains("emerg") || l.contains("error")).unwrap_or("").to_string();
                 return Err(fail(format!("nginx exited ({status}) before it listened: {last} (its configuration: {})", conf.display())));
             }
@@ -217,7 +241,7 @@ impl Proxy {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Proxy { layout, dir, child: Mutex::new(Some(child)) })
+        Ok(Started::Ready(Box::new(Proxy { layout, dir, child: Mutex::new(Some(child)) })))
     }
 
     /// Its access log: which replica answered each request.
@@ -317,5 +341,38 @@ mod tests {
         let config = layout(Forwarding { proto: false, host: true }).config(Path::new("/x"), Path::new("/c"), Path::new("/k"));
         assert!(!config.contains("X-Forwarded-Proto"));
         assert!(config.contains("X-Forwarded-For"));
+    }
+
+    #[test]
+    fn a_port_taken_is_told_from_other_reasons_nginx_exits() {
+        // What Debian's nginx 1.22 logs when another process holds a listener's port.
+        let taken = "2026/12/07 18:10:43 [emerg] 32541#32541: bind() to 127.0.0.1:45841 failed (98: Address already in use)\n\
+                     2026/12/07 18:10:43 [emerg] 32541#32541: still could not bind()\n";
+        assert!(is_port_conflict(taken));
+        assert!(!is_port_conflict("2026/12/07 18:10:38 [emerg] 32478#32478: invalid port in \"127.0.0.1:0\" of the \"listen\" directive"));
+    }
+
+    /// The race two runs on one machine can meet: another process takes the
+    /// proxy's port between `free_port` and nginx binding it. Whoever listens
+    /// there must not pass for the proxy. Needs Debian's nginx (scripts/setup.sh).
+    #[tokio::test]
+    async fn a_proxy_whose_port_another_process_holds_says_so_and_does_not_pass_for_ready() {
+        if binary().is_err() {
+            println!("skipped: no nginx on this machine (scripts/setup.sh installs Debian's)");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("kratos-conformance-proxy-test-{}", crate::random::nonce(12)));
+        let authority = crate::net::authority::Authority::new("kratos-conformance proxy test").unwrap();
+        let issued = authority.issue(&["auth.example.test".to_string()], crate::net::authority::Validity::Current).unwrap();
+        let (certificate, key) = issued.write(&dir.join("certificates"), "auth.example.test", &authority).unwrap();
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut taken = layout(Forwarding::default());
+        taken.port = holder.local_addr().unwrap().port();
+        taken.replicas.truncate(1);
+        taken.replicas[0].1 = super::super::free_port().unwrap();
+        let started = Proxy::start(taken, dir.join("proxy"), &certificate, &key).await.unwrap();
+        assert!(matches!(started, Started::PortTaken));
+        drop(holder);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
