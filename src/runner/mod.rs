@@ -596,7 +596,7 @@ fn features_dir() -> PathBuf {
 
 /// What a run would do, as [`Suite::plan`] prints it: by feature, each
 /// scenario's instance or why it is not applicable, then the counts per reason.
-fn print_plan(previewed: &[(String, String, String, Result<String, Vec<String>>)]) {
+fn print_plan(previewed: &[plan::PlannedScenario]) {
     let mut feature = String::new();
     let (mut runs, mut skipped) = (0, 0);
     let mut reasons: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();

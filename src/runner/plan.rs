@@ -46,6 +46,10 @@ pub enum Verdict {
     NotApplicable(Vec<String>),
 }
 
+/// One scenario of a plan as it is shown: its place (`file:line`), feature
+/// and name, and the instance it runs on or why it is not applicable.
+pub type PlannedScenario = (String, String, String, Result<String, Vec<String>>);
+
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub feature: String,
@@ -268,7 +272,7 @@ impl Plan {
     /// scenario's configuration judged on its instance's description, and the
     /// facts only a started instance has taken as `facts` expects them. Returns
     /// (file:line, feature, scenario, the instance or the reasons it is not applicable).
-    pub async fn preview(&self, instances: &Instances) -> Vec<(String, String, String, Result<String, Vec<String>>)> {
+    pub async fn preview(&self, instances: &Instances) -> Vec<PlannedScenario> {
         let facts = instances.expected_facts();
         let mut previewed = Vec::new();
         for (key, planned) in &self.entries {
@@ -292,7 +296,7 @@ impl Plan {
     }
 
     /// What [`Plan::finalize`] decided, in the shape of [`Plan::preview`].
-    pub fn decided(&self) -> Vec<(String, String, String, Result<String, Vec<String>>)> {
+    pub fn decided(&self) -> Vec<PlannedScenario> {
         self.entries
             .iter()
             .map(|(key, planned)| {
