@@ -40,6 +40,24 @@ use std::cmp::Ordering;
 
 use super::{AalRule, CookieSecrets, Deployment, Derivation, LONGEST_WAIT, OtherSide, SuiteOrigins, Switch};
 
+/// A need the configuration does not meet: why, and the setting turned to the
+/// other side that meets it where the suite starts Kratos (none where no
+/// setting can).
+struct Gap {
+    reason: String,
+    met_by: Option<OtherSide>,
+}
+
+impl Gap {
+    fn unmet(reason: String) -> Gap {
+        Gap { reason, met_by: None }
+    }
+
+    fn met_by(side: Option<OtherSide>, reason: String) -> Gap {
+        Gap { reason, met_by: side }
+    }
+}
+
 /// What the run knows about an instance beyond its configuration.
 #[derive(Debug, Clone, Default)]
 pub struct RunFacts {
@@ -228,49 +246,7 @@ impl Needs {
     /// ([`OtherSide`]). Needs no setting can meet (a replica, a version, a
     /// schema without an account-name trait) are not among them.
     pub fn other_sides(&self, deployment: &Deployment) -> Vec<Derivation> {
-        let mut sides = Vec::new();
-        for method in &self.methods {
-            if let Some(switch) = Switch::parse(method)
-                && !switched_on(deployment, method).0
-            {
-                sides.push(OtherSide::Switched(switch, true));
-            }
-        }
-        for off in &self.disabled {
-            if let Some(switch) = Switch::parse(off)
-                && switched_on(deployment, off).0
-            {
-                sides.push(OtherSide::Switched(switch, false));
-            }
-        }
-        if self.registration && !deployment.registration_enabled {
-            sides.push(OtherSide::Switched(Switch::Registration, true));
-        }
-        if self.recovery && !(deployment.recovery_enabled && deployment.recovery_use == "code") {
-            sides.push(OtherSide::Switched(Switch::Recovery, true));
-        }
-        if let Some(rule) = self.whoami.filter(|r| *r != deployment.whoami_required_aal) {
-            sides.push(OtherSide::WhoamiAal(rule));
-        }
-        if let Some(rule) = self.settings_aal.filter(|r| *r != deployment.settings_required_aal) {
-            sides.push(OtherSide::SettingsAal(rule));
-        }
-        if let Some(style) = self.login_style.as_deref().filter(|s| *s != deployment.login_style) {
-            sides.push(OtherSide::IdentifierFirstLogin(style == "identifier_first"));
-        }
-        if let Some(one) = self.registration_one_step.filter(|one| *one != deployment.registration_one_step) {
-            sides.push(OtherSide::OneStepRegistration(one));
-        }
-        if let Some(at_once) = self.session_extends_at_once.filter(|a| *a != deployment.extends_new_sessions()) {
-            sides.push(OtherSide::ExtendsAtOnce(at_once));
-        }
-        if let Some(allowed) = self.settings_ui_return_allowed.filter(|a| *a != deployment.admits_return_to(&deployment.ui.settings)) {
-            sides.push(OtherSide::SettingsUiReturn(allowed));
-        }
-        if self.cors && !deployment.cors.restricted() {
-            sides.push(OtherSide::RestrictedCors);
-        }
-        sides.into_iter().map(Derivation::OtherSide).collect()
+        self.gaps_in_config(deployment).into_iter().filter_map(|gap| gap.met_by).map(Derivation::OtherSide).collect()
     }
 
     /// Why `deployment` does not meet these needs; empty when it does.
@@ -282,36 +258,42 @@ impl Needs {
 
     /// The needs its configuration does not meet (known before Kratos starts).
     pub fn unmet_in_config(&self, deployment: &Deployment) -> Vec<String> {
-        let mut reasons = Vec::new();
+        self.gaps_in_config(deployment).into_iter().map(|gap| gap.reason).collect()
+    }
+
+    /// Each need the configuration does not meet, with the setting turned to
+    /// the other side that would meet it: one list, so that what is not
+    /// applicable and what the suite turns cannot disagree.
+    fn gaps_in_config(&self, deployment: &Deployment) -> Vec<Gap> {
+        let mut gaps: Vec<Gap> = Vec::new();
         for method in &self.methods {
             let (on, setting) = switched_on(deployment, method);
             if !on {
-                reasons.push(format!("{method} is disabled ({setting})"));
+                gaps.push(Gap::met_by(Switch::parse(method).map(|switch| OtherSide::Switched(switch, true)), format!("{method} is disabled ({setting})")));
             }
         }
         for off in &self.disabled {
             let (on, setting) = switched_on(deployment, off);
             if on {
-                reasons.push(format!("it describes a deployment with {off} disabled, and the deployment has it on ({setting})"));
+                let side = Switch::parse(off).map(|switch| OtherSide::Switched(switch, false));
+                gaps.push(Gap::met_by(side, format!("it describes a deployment with {off} disabled, and the deployment has it on ({setting})")));
             }
         }
         if self.registration && !deployment.registration_enabled {
-            reasons.push("self-service registration is disabled (selfservice.flows.registration.enabled)".into());
+            gaps.push(Gap::met_by(Some(OtherSide::Switched(Switch::Registration, true)), "self-service registration is disabled (selfservice.flows.registration.enabled)".into()));
         }
         if let Some(rule) = self.whoami
             && deployment.whoami_required_aal != rule {
-                reasons.push(format!(
-                    "it describes session.whoami.required_aal: {}, the deployment has {}",
-                    rule.name(),
-                    deployment.whoami_required_aal.name()
+                gaps.push(Gap::met_by(
+                    Some(OtherSide::WhoamiAal(rule)),
+                    format!("it describes session.whoami.required_aal: {}, the deployment has {}", rule.name(), deployment.whoami_required_aal.name()),
                 ));
             }
         if let Some(rule) = self.settings_aal
             && deployment.settings_required_aal != rule {
-                reasons.push(format!(
-                    "it describes selfservice.flows.settings.required_aal: {}, the deployment has {}",
-                    rule.name(),
-                    deployment.settings_required_aal.name()
+                gaps.push(Gap::met_by(
+                    Some(OtherSide::SettingsAal(rule)),
+                    format!("it describes selfservice.flows.settings.required_aal: {}, the deployment has {}", rule.name(), deployment.settings_required_aal.name()),
                 ));
             }
         if let Some(wanted) = self.session_extends_at_once
@@ -321,60 +303,69 @@ impl Needs {
                 Some(window) => format!("session.earliest_possible_extend {}", humantime::format_duration(window)),
                 None => "session.earliest_possible_extend unset".into(),
             };
-            reasons.push(if wanted {
+            let reason = if wanted {
                 format!("it extends a session just made, and the deployment extends one only once less than its window is left ({setting}, session.lifespan {})", humantime::format_duration(deployment.lifespans.session))
             } else {
                 format!("it describes a session too young to be extended, and the deployment extends every session at once ({setting})")
-            });
+            };
+            gaps.push(Gap::met_by(Some(OtherSide::ExtendsAtOnce(wanted)), reason));
         }
         if let Some(wanted) = self.settings_ui_return_allowed {
             let admitted = deployment.admits_return_to(&deployment.ui.settings);
             if wanted != admitted {
                 let (what, has) = if admitted { ("outside", "admits it") } else { ("inside", "does not admit it") };
-                reasons.push(format!(
-                    "it describes a settings UI {what} selfservice.allowed_return_urls, and the deployment's {has} ({})",
-                    deployment.ui.settings
+                gaps.push(Gap::met_by(
+                    Some(OtherSide::SettingsUiReturn(wanted)),
+                    format!("it describes a settings UI {what} selfservice.allowed_return_urls, and the deployment's {has} ({})", deployment.ui.settings),
                 ));
             }
         }
         if let Some(style) = &self.login_style
             && *style != deployment.login_style {
-                reasons.push(format!("it describes the {} login, the deployment's is {} (selfservice.flows.login.style)", style.replace('_', "-"), deployment.login_style.replace('_', "-")));
+                gaps.push(Gap::met_by(
+                    Some(OtherSide::IdentifierFirstLogin(style == "identifier_first")),
+                    format!("it describes the {} login, the deployment's is {} (selfservice.flows.login.style)", style.replace('_', "-"), deployment.login_style.replace('_', "-")),
+                ));
             }
         if let Some(one) = self.registration_one_step
             && one != deployment.registration_one_step {
                 let steps = |one: bool| if one { "one-step" } else { "two-step" };
-                reasons.push(format!(
-                    "it describes {} registration, the deployment's is {} (selfservice.flows.registration.enable_legacy_one_step)",
-                    steps(one),
-                    steps(deployment.registration_one_step)
+                gaps.push(Gap::met_by(
+                    Some(OtherSide::OneStepRegistration(one)),
+                    format!(
+                        "it describes {} registration, the deployment's is {} (selfservice.flows.registration.enable_legacy_one_step)",
+                        steps(one),
+                        steps(deployment.registration_one_step)
+                    ),
                 ));
             }
         if self.short_flow_lifespans {
             let longest = deployment.lifespans.login.max(deployment.lifespans.settings);
             if longest > LONGEST_WAIT {
-                reasons.push(format!(
+                gaps.push(Gap::unmet(format!(
                     "its flows must expire within {LONGEST_WAIT:?} to be waited out, the deployment's live {longest:?} (the process and container backends derive such an instance)"
-                ));
+                )));
             }
         }
         if self.short_privileged_session && deployment.lifespans.privileged_session > LONGEST_WAIT {
-            reasons.push(format!(
+            gaps.push(Gap::unmet(format!(
                 "its privileged session must end within {LONGEST_WAIT:?}, the deployment's lasts {:?} (the process and container backends derive such an instance)",
                 deployment.lifespans.privileged_session
-            ));
+            )));
         }
         if self.short_session_lifespan && deployment.lifespans.session > LONGEST_WAIT {
-            reasons.push(format!(
+            gaps.push(Gap::unmet(format!(
                 "its sessions must end within {LONGEST_WAIT:?} to be waited out, the deployment's last {:?} (the process and container backends derive such an instance)",
                 deployment.lifespans.session
-            ));
+            )));
         }
         if self.recovery {
+            // Turned on, recovery is by code (the setting sets `use` too).
+            let on_by_code = Some(OtherSide::Switched(Switch::Recovery, true));
             if !deployment.recovery_enabled {
-                reasons.push("account recovery is disabled (selfservice.flows.recovery.enabled)".into());
+                gaps.push(Gap::met_by(on_by_code, "account recovery is disabled (selfservice.flows.recovery.enabled)".into()));
             } else if deployment.recovery_use != "code" {
-                reasons.push(format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use));
+                gaps.push(Gap::met_by(on_by_code, format!("account recovery uses {} (selfservice.flows.recovery.use), the scenario recovers by code", deployment.recovery_use)));
             }
         }
         let pages_over_https = deployment.suite_origins.as_ref().is_some_and(SuiteOrigins::over_https);
@@ -382,51 +373,51 @@ impl Needs {
             // Kratos outside `--dev` sends `Secure` cookies, and a CSRF cookie
             // with the configured `SameSite`: a plain-HTTP page on another site
             // cannot use them, so the scenarios would fail for the suite's sake.
-            reasons.push(
+            gaps.push(Gap::unmet(
                 "a real browser is given the suite's pages on plain http://127.0.0.1, and this Kratos runs without --dev (Secure cookies, the CSRF cookie SameSite as configured), which such a page cannot use; the suite serves its pages over HTTPS only where it terminates TLS itself (KRATOS_TOPOLOGY=production)".into(),
-            );
+            ));
         } else if self.real_browser
             && let Some(origins) = &deployment.suite_origins {
                 let origin = SuiteOrigins::origin(&origins.allowed);
                 let page = SuiteOrigins::page(&origins.allowed, &deployment.name, "login");
                 if !deployment.cors.allows(&origin) || deployment.ui.login != page.as_str() {
-                    reasons.push(format!(
+                    gaps.push(Gap::unmet(format!(
                         "a real browser needs the deployment's CORS (serve.public.cors) to allow an origin the suite serves, and its login UI to be the suite's page: this one allows {} (the process and container backends derive such an instance)",
                         if deployment.cors.enabled && !deployment.cors.allowed_origins.is_empty() { deployment.cors.allowed_origins.join(", ") } else { "no origin".into() }
-                    ));
+                    )));
                 }
             }
         if self.cross_site_cookies {
             let csrf = &deployment.csrf_cookie.same_site;
             let session = &deployment.session_cookie.same_site;
             if deployment.dev {
-                reasons.push("it needs cookies SameSite=None, which a browser takes only with Secure, and this Kratos runs with --dev, which drops Secure (KRATOS_TOPOLOGY=production derives such an instance)".into());
+                gaps.push(Gap::unmet("it needs cookies SameSite=None, which a browser takes only with Secure, and this Kratos runs with --dev, which drops Secure (KRATOS_TOPOLOGY=production derives such an instance)".into()));
             } else if !csrf.eq_ignore_ascii_case("none") || !session.eq_ignore_ascii_case("none") {
-                reasons.push(format!(
+                gaps.push(Gap::unmet(format!(
                     "it needs the CSRF and session cookies SameSite=None; this deployment's are SameSite={csrf} and SameSite={session} (cookies.same_site, session.cookie.same_site; KRATOS_TOPOLOGY=production derives such an instance)"
-                ));
+                )));
             }
         }
         // --dev forces the CSRF cookie to Lax whatever is configured.
         if self.same_site_lax_or_strict && !deployment.dev && deployment.csrf_cookie.same_site.eq_ignore_ascii_case("none") {
-            reasons.push("it describes a CSRF cookie SameSite=Lax or Strict, and this deployment's is SameSite=None (cookies.same_site)".into());
+            gaps.push(Gap::unmet("it describes a CSRF cookie SameSite=Lax or Strict, and this deployment's is SameSite=None (cookies.same_site)".into()));
         }
         if self.cookie_secret_rotation && !deployment.derived.contains(&Derivation::CookieSecret(CookieSecrets::Before)) {
-            reasons.push(
+            gaps.push(Gap::unmet(
                 "it rotates the cookie secret (secrets.cookie) of instances on one database, which the suite can only do with a Kratos it starts (the process and container backends derive them)".into(),
-            );
+            ));
         }
         if self.cors && !deployment.cors.restricted() {
-            reasons.push(if deployment.cors.enabled {
+            gaps.push(Gap::met_by(Some(OtherSide::RestrictedCors), if deployment.cors.enabled {
                 format!("it describes CORS for some origins and not others, and the deployment's allows every origin (serve.public.cors.allowed_origins: {})", deployment.cors.allowed_origins.join(", "))
             } else {
                 "it describes CORS, and the deployment has it off (serve.public.cors.enabled)".to_string()
-            });
+            }));
         }
         if self.schema_without_account_name && deployment.schemas.iter().all(|s| s.totp_account_name().is_some()) {
-            reasons.push("every identity schema names a TOTP account-name trait".into());
+            gaps.push(Gap::unmet("every identity schema names a TOTP account-name trait".into()));
         }
-        reasons
+        gaps
     }
 
     /// The needs the running instance does not meet (admin API, version, build).
