@@ -1238,9 +1238,8 @@ fn not_ready_error(what: &str, not_ready: NotReady, timeout: Duration, log_tail:
             None => format!("{what} stopped before it was ready: {how}; its log below says why"),
         },
         NotReady::Tls(problem) => format!("{what} cannot be reached over TLS: {problem}"),
-        NotReady::Timeout(problem) | NotReady::NotKratos(problem) => format!(
-            "{what} was not ready within {timeout:?} (KRATOS_STARTUP_TIMEOUT); last problem: {problem}"
-        ),
+        NotReady::Timeout(problem) => format!("{what} was not ready within {timeout:?} (KRATOS_STARTUP_TIMEOUT); last problem: {problem}"),
+        NotReady::NotKratos(problem) => format!("{what} answers, but not as Kratos does: {problem}"),
     };
     SetupError::NotReady { message, log_tail }
 }

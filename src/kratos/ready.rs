@@ -29,7 +29,8 @@ pub enum NotReady {
     Tls(String),
 }
 
-/// Polls both health endpoints until they answer 200 or `timeout` passes.
+/// Polls both health endpoints until they answer 200 and what answers is
+/// Kratos, or `timeout` passes.
 /// `died` is asked now and then whether Kratos has stopped, so a crash (a bad
 /// config, a port in use) is reported at once instead of at the deadline.
 pub async fn until_ready<F, Fut>(public: &Url, admin: Option<&Url>, timeout: Duration, mut died: F) -> Result<Duration, NotReady>
@@ -41,43 +42,42 @@ where
     let started = Instant::now();
     let mut endpoints = vec![public.join("health/ready").expect("valid path")];
     endpoints.extend(admin.map(|a| a.join("admin/health/ready").expect("valid path")));
-    let mut last_problem = String::from("no answer yet");
     let mut polls = 0u32;
     loop {
-        let mut all_ready = true;
-        for endpoint in &endpoints {
-            match probe(&http, endpoint).await {
-                Ok(()) => {}
-                Err(Probe::NotFound(problem)) => return Err(NotReady::NotKratos(problem)),
-                Err(Probe::Tls(problem)) => return Err(NotReady::Tls(problem)),
-                Err(Probe::Problem(problem)) => {
-                    last_problem = problem;
-                    all_ready = false;
-                    break;
-                }
-            }
-        }
-        if all_ready {
-            return match looks_like_kratos(&http, public).await {
-                Ok(()) => Ok(started.elapsed()),
-                Err(problem) => Err(NotReady::NotKratos(problem)),
-            };
-        }
+        let problem = match ready_as_kratos(&http, &endpoints, public).await {
+            Ok(()) => return Ok(started.elapsed()),
+            Err(Probe::NotFound(problem)) => return Err(NotReady::NotKratos(problem)),
+            Err(Probe::Tls(problem)) => return Err(NotReady::Tls(problem)),
+            // Not ready yet; or ready, and a loaded machine kept it from
+            // answering its first flow within a probe's time, which says
+            // nothing about what answers: asked again until the deadline.
+            Err(Probe::Problem(problem)) => problem,
+        };
         polls += 1;
         if polls.is_multiple_of(LIVENESS_EVERY)
             && let Some(how) = died().await {
                 return Err(NotReady::Died(how));
             }
         if started.elapsed() >= timeout {
-            return Err(NotReady::Timeout(last_problem));
+            return Err(NotReady::Timeout(problem));
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
+/// Both health endpoints answer 200, and then what answers is Kratos.
+async fn ready_as_kratos(http: &reqwest::Client, endpoints: &[Url], public: &Url) -> Result<(), Probe> {
+    for endpoint in endpoints {
+        probe(http, endpoint).await?;
+    }
+    looks_like_kratos(http, public).await
+}
+
 enum Probe {
+    /// An answer that Kratos would not give.
     NotFound(String),
     Tls(String),
+    /// No answer (yet), or one that Kratos gives while it starts.
     Problem(String),
 }
 
@@ -91,33 +91,43 @@ async fn probe(http: &reqwest::Client, endpoint: &Url) -> Result<(), Probe> {
             // Kratos always serves its health endpoints; a 404 means it is something else.
             Err(if status == reqwest::StatusCode::NOT_FOUND { Probe::NotFound(problem) } else { Probe::Problem(problem) })
         }
-        Err(e) if crate::net::tls::is_tls_failure(&e) => Err(Probe::Tls(format!("GET {endpoint}: {}", crate::net::tls::explain(&e)))),
-        Err(e) if e.is_timeout() => Err(Probe::Problem(format!("GET {endpoint} gave no answer within {PROBE_TIMEOUT:?}"))),
-        Err(e) => Err(Probe::Problem(format!("GET {endpoint}: {}", crate::net::tls::explain(&e)))),
+        Err(e) => Err(unanswered(endpoint, &e)),
+    }
+}
+
+/// A request that got no answer: a TLS failure, which no wait mends, or a
+/// problem worth asking again about until the deadline.
+fn unanswered(endpoint: &Url, e: &reqwest::Error) -> Probe {
+    if crate::net::tls::is_tls_failure(e) {
+        Probe::Tls(format!("GET {endpoint}: {}", crate::net::tls::explain(e)))
+    } else if e.is_timeout() {
+        Probe::Problem(format!("GET {endpoint} gave no answer within {PROBE_TIMEOUT:?}"))
+    } else {
+        Probe::Problem(format!("GET {endpoint}: {}", crate::net::tls::explain(e)))
     }
 }
 
 /// What only Kratos answers: its health body, and a native login flow.
-async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), String> {
+async fn looks_like_kratos(http: &reqwest::Client, public: &Url) -> Result<(), Probe> {
     let health = public.join("health/ready").expect("valid path");
     let body: Option<serde_json::Value> = match http.get(health.clone()).send().await {
         Ok(response) => response.json().await.ok(),
-        Err(e) => return Err(format!("GET {health}: {}", crate::net::tls::explain(&e))),
+        Err(e) => return Err(unanswered(&health, &e)),
     };
     if body != Some(serde_json::json!({"status": "ok"})) {
-        return Err(format!("GET {health} answered 200 without Kratos' {{\"status\":\"ok\"}}"));
+        return Err(Probe::NotFound(format!("GET {health} answered 200 without Kratos' {{\"status\":\"ok\"}}")));
     }
     let login = public.join("self-service/login/api").expect("valid path");
     let flow: Option<serde_json::Value> = match http.get(login.clone()).header("accept", "application/json").send().await {
         Ok(response) if response.status() == reqwest::StatusCode::OK => response.json().await.ok(),
-        Ok(response) => return Err(format!("GET {login} answered {}, not a login flow", response.status())),
-        Err(e) => return Err(format!("GET {login}: {}", crate::net::tls::explain(&e))),
+        Ok(response) => return Err(Probe::NotFound(format!("GET {login} answered {}, not a login flow", response.status()))),
+        Err(e) => return Err(unanswered(&login, &e)),
     };
     let is_flow = flow.as_ref().is_some_and(|f| {
         f["id"].is_string() && f["type"] == "api" && f.pointer("/ui/action").is_some_and(serde_json::Value::is_string)
     });
     if !is_flow {
-        return Err(format!("GET {login} answered 200 without a Kratos login flow"));
+        return Err(Probe::NotFound(format!("GET {login} answered 200 without a Kratos login flow")));
     }
     Ok(())
 }
