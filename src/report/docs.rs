@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use cucumber::event::{self, Cucumber, Feature as FeatureEvent, Rule as RuleEvent, Scenario as ScenarioEvent};
 use cucumber::gherkin;
@@ -38,6 +38,8 @@ pub struct Stash {
     /// The base URLs (public, admin) of the other instances the scenario
     /// turned to (a cookie secret rotation's stages).
     pub other_instances: Vec<(String, String)>,
+    /// The session lifespans of every instance the scenario used.
+    pub session_lifespans: Vec<Duration>,
     pub instance: String,
 }
 
@@ -427,6 +429,15 @@ fn render_scenario(page: &mut String, recorded: &Recorded) {
     for (public, admin) in &stash.other_instances {
         normalizer.also_for(public, admin);
     }
+    // The scenario began before any of its sessions, and Kratos counted the
+    // last cookie down before the last answer came.
+    let began = recorded.steps.first().map(|(_, at)| *at);
+    let last_answer = stash.exchanges.iter().map(|e| e.at + e.elapsed).max();
+    let scenario_took = match (began, last_answer) {
+        (Some(began), Some(last)) => last.duration_since(began).unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    normalizer.counts_sessions_down(&stash.session_lifespans, scenario_took);
     let mut exchanges = stash.exchanges.iter().peekable();
     for (i, (step, started)) in recorded.steps.iter().enumerate() {
         let next_start = recorded.steps.get(i + 1).map(|(_, at)| *at);

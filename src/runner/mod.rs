@@ -350,16 +350,23 @@ async fn run(settings: Settings, features: Vec<PathBuf>, builtin: bool, args: Ve
                     }
                     browser.close().await;
                 } else if let Some(kratos) = world.first_kratos() {
-                    let others = world.kratos_in_use().into_iter().chain(world.instances_turned_from.iter().cloned());
+                    let others: Vec<_> =
+                        world.kratos_in_use().into_iter().chain(world.instances_turned_from.iter().cloned()).collect();
+                    let session_lifespans = std::iter::once(&kratos)
+                        .chain(&others)
+                        .map(|instance| instance.deployment.lifespans.session)
+                        .collect();
                     let stash = docs::Stash {
                         exchanges: world.transcript.all(),
                         people: world.people.clone(),
                         public_url: kratos.public_url.to_string(),
                         admin_url: kratos.admin_url.to_string(),
                         other_instances: others
+                            .iter()
                             .filter(|other| other.name != kratos.name)
                             .map(|other| (other.public_url.to_string(), other.admin_url.to_string()))
                             .collect(),
+                        session_lifespans,
                         // The shard a scenario ran on is the run's affair, not the flow's.
                         instance: crate::kratos::InstanceSpec::configuration_name(&kratos.name).to_string(),
                     };
